@@ -1,0 +1,317 @@
+import { isRight } from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import {
+  ComfyExecutionError,
+  ComfyInterruptedError,
+  decodeFrame,
+  type JobEvent,
+} from '../../src/index.js'
+import { expectedNodes } from '../../src/job/expectedNodes.js'
+import {
+  initialJobState,
+  reduceJob,
+  type JobFailed,
+  type JobInput,
+  type JobState,
+} from '../../src/job/reduceJob.js'
+import type { Workflow } from '../../src/job/Workflow.js'
+import type { HistoryEntry } from '../../src/protocol/History.js'
+import { PromptRouter } from '../../src/pod/PromptRouter.js'
+import { readTrace, type TraceEntry } from '../support/traces.js'
+
+const viewUrl = ({ filename }: { filename: string }) => `http://pod/view?filename=${filename}`
+
+/** Replays one prompt of a recorded trace through the router and the reducer, as the pod does. */
+function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
+  const entries = trace.filter(
+    (entry) => phase === undefined || !('phase' in entry) || entry.phase === phase,
+  )
+  const post = entries.find((e) => e.dir === 'http' && e.method === 'POST')
+  if (post?.dir !== 'http') throw new Error('no POST /prompt in the trace')
+  const workflow = (post.req as { prompt: Workflow }).prompt
+  const promptId = (post.resp as { prompt_id: string }).prompt_id
+  let state: JobState = initialJobState(promptId, expectedNodes(workflow), post.t, viewUrl)
+  const events: (JobEvent | JobFailed)[] = []
+  const feed = (input: JobInput) => {
+    const step = reduceJob(state, input)
+    state = step.state
+    events.push(...step.events)
+  }
+  const router = new PromptRouter()
+  router.register(promptId, (message) => feed({ kind: 'message', at: now, message }))
+  let now = 0
+  for (const entry of entries) {
+    now = entry.t
+    if (entry === post) {
+      feed({ kind: 'accepted', at: now, promptId })
+      feed({ kind: 'position', at: now, position: 0 })
+    } else if (entry.dir === 'ws-in' && entry.frame === 'text') {
+      const decoded = decodeFrame(JSON.stringify(entry.msg))
+      if (isRight(decoded)) router.dispatch(decoded.right)
+    } else if (entry.dir === 'http' && entry.path === `/history/${promptId}`) {
+      feed({
+        kind: 'history',
+        at: now,
+        source: 'websocket',
+        entry: (entry.resp as Record<string, HistoryEntry>)[promptId],
+      })
+    }
+  }
+  return events
+}
+
+function progressOf(events: (JobEvent | JobFailed)[]): number[] {
+  return events.flatMap((event) => (event.type === 'progress' ? [event.progress] : []))
+}
+
+function expectMonotonicBelow100ThenFinal(events: (JobEvent | JobFailed)[]): void {
+  const values = progressOf(events)
+  expect(
+    values.slice(0, -1).every((value, i) => value < 100 && (i === 0 || value >= values[i - 1]!)),
+  ).toBe(true)
+  expect(values.at(-1)).toBe(100)
+  expect(events.at(-2)).toMatchObject({ type: 'progress', progress: 100 })
+}
+
+describe('reduceJob', () => {
+  it('follows the simple-success trace to one completion with the SaveImage output', () => {
+    const events = replay(readTrace('simple-success'))
+    const types = events.map((event) => event.type)
+    expect(types.slice(0, 2)).toEqual(['queued', 'started'])
+    expect(types.filter((type) => type === 'completed')).toHaveLength(1)
+    expect(types.at(-1)).toBe('completed')
+    expect(types).toContain('node_executed')
+    expectMonotonicBelow100ThenFinal(events)
+    const completed = events.at(-1)
+    expect(completed?.type === 'completed' && completed.result).toMatchObject({
+      status: 'completed',
+      method: 'websocket',
+      images: [
+        {
+          filename: 'peer_simple_00002_.png',
+          subfolder: '',
+          type: 'output',
+          url: 'http://pod/view?filename=peer_simple_00002_.png',
+        },
+      ],
+      outputs: {
+        '5': { images: [{ filename: 'peer_simple_00002_.png', subfolder: '', type: 'output' }] },
+      },
+    })
+  })
+
+  it('reports the sampler-like steps of the progress trace as rising progress with an ETA', () => {
+    const events = replay(readTrace('progress'))
+    expectMonotonicBelow100ThenFinal(events)
+    const during = events.filter(
+      (event): event is Extract<JobEvent, { type: 'progress' }> =>
+        event.type === 'progress' && event.currentNode === '3',
+    )
+    expect(new Set(during.map((event) => event.progress)).size).toBeGreaterThanOrEqual(12)
+    expect(during.at(-1)?.nodes['3']).toEqual({ value: 12, max: 12, percentage: 100 })
+    expect(during.at(-1)?.estimatedTimeRemaining).toBeGreaterThanOrEqual(0)
+    expect(
+      events.find(
+        (event) => event.type === 'progress' && event.progress > 0 && event.progress < 100,
+      ),
+    ).toHaveProperty('estimatedTimeRemaining')
+  })
+
+  it('completes a fully cached re-run with progress 100 and the cached output', () => {
+    const events = replay(readTrace('cached'), 'run2')
+    expect(events.map((event) => event.type)).toEqual([
+      'queued',
+      'started',
+      'node_executed',
+      'progress',
+      'completed',
+    ])
+    expect(events.at(-2)).toMatchObject({ progress: 100 })
+  })
+
+  it('counts only the re-executed node when the rest is cached', () => {
+    const events = replay(readTrace('cached'), 'run3')
+    const first = events.find((event) => event.type === 'progress')
+    expect(first?.type === 'progress' && Object.keys(first.nodes)).toEqual(['5'])
+    expectMonotonicBelow100ThenFinal(events)
+  })
+
+  it('fails with every field of execution_error, after the outputs that came before it', () => {
+    const events = replay(readTrace('execution-error'))
+    expect(events.map((event) => event.type).filter((type) => type !== 'progress')).toEqual([
+      'queued',
+      'started',
+      'node_executed',
+      'failed',
+    ])
+    const failed = events.at(-1)
+    const error = failed?.type === 'failed' ? failed.error : undefined
+    expect(error).toBeInstanceOf(ComfyExecutionError)
+    expect(error).toMatchObject({
+      nodeId: '3',
+      nodeType: 'RegexReplace',
+      exceptionType: 're.error',
+      executed: ['2', '1'],
+      currentOutputs: ['2', '3', '4', '1'],
+      timestamp: 1795868428793,
+    })
+    expect((error as ComfyExecutionError).traceback).toHaveLength(13)
+    expect(progressOf(events)).not.toContain(100)
+  })
+
+  const workflow: Workflow = {
+    '1': { class_type: 'EmptyImage', inputs: {} },
+    '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } },
+  }
+  const start = (): JobState => initialJobState('p', expectedNodes(workflow), 0, viewUrl)
+  const run = (inputs: JobInput[], state = start()) =>
+    inputs.reduce<{ state: JobState; events: (JobEvent | JobFailed)[] }>(
+      (acc, input) => {
+        const step = reduceJob(acc.state, input)
+        return { state: step.state, events: [...acc.events, ...step.events] }
+      },
+      { state, events: [] },
+    )
+  const ws = (type: string, data: object, at = 1): JobInput => {
+    const decoded = decodeFrame(JSON.stringify({ type, data }))
+    if (!isRight(decoded)) throw new Error('bad message')
+    return { kind: 'message', at, message: decoded.right }
+  }
+
+  it('emits queued before started when execution_start beats the answer of POST /prompt', () => {
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      { kind: 'accepted', at: 2, promptId: 'p' },
+      { kind: 'position', at: 2, position: 3 },
+    ])
+    expect(events.map((event) => event.type)).toEqual(['queued', 'started'])
+    expect(events[0]).toMatchObject({ position: 0 })
+  })
+
+  it('ignores the non-terminal ExecutionBlocked error', () => {
+    const { state, events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('execution_error', {
+        prompt_id: 'p',
+        exception_type: 'ExecutionBlocked',
+        exception_message: 'Execution Blocked: x',
+        traceback: [],
+      }),
+    ])
+    expect(state.phase).toBe('running')
+    expect(events.map((event) => event.type)).toEqual(['queued', 'started'])
+  })
+
+  it('fails with ComfyInterruptedError on execution_interrupted', () => {
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('execution_interrupted', {
+        prompt_id: 'p',
+        node_id: '1',
+        node_type: 'EmptyImage',
+        executed: [],
+        timestamp: 5,
+      }),
+    ])
+    const failed = events.at(-1)
+    expect(failed?.type === 'failed' && failed.error).toBeInstanceOf(ComfyInterruptedError)
+  })
+
+  it('never completes on executed alone, even of every output node', () => {
+    const { state, events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('executed', { node: '2', output: { images: [] }, prompt_id: 'p' }),
+      ws('execution_success', { prompt_id: 'p' }),
+    ])
+    expect(state.phase).toBe('running')
+    expect(events.map((event) => event.type)).not.toContain('completed')
+  })
+
+  it('completes from the socket alone when history has no entry after executing null', () => {
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('executed', {
+        node: '2',
+        output: { images: [{ filename: 'a.png', subfolder: '', type: 'output' }] },
+        prompt_id: 'p',
+      }),
+      ws('executing', { node: null, prompt_id: 'p' }),
+      { kind: 'history', at: 9, source: 'websocket', entry: undefined },
+    ])
+    expect(events.at(-1)).toMatchObject({
+      type: 'completed',
+      result: { images: [{ filename: 'a.png' }], durationMs: 9 },
+    })
+  })
+
+  it('completes from a history entry alone, as a job that missed every message', () => {
+    const { events } = run([
+      {
+        kind: 'history',
+        at: 4,
+        source: 'rest_polling',
+        entry: {
+          outputs: { '2': { images: [] } },
+          status: { status_str: 'success', completed: true, messages: [] },
+        },
+      },
+    ])
+    expect(events.map((event) => event.type)).toEqual([
+      'queued',
+      'started',
+      'progress',
+      'completed',
+    ])
+    expect(events.at(-1)).toMatchObject({
+      source: 'rest_polling',
+      result: { method: 'rest_polling' },
+    })
+  })
+
+  it('takes a failure from the history messages', () => {
+    const { events } = run([
+      {
+        kind: 'history',
+        at: 4,
+        source: 'rest_polling',
+        entry: {
+          outputs: {},
+          status: {
+            status_str: 'error',
+            completed: false,
+            messages: [['execution_interrupted', { prompt_id: 'p', node_id: '1' }]],
+          },
+        },
+      },
+    ])
+    const failed = events.at(-1)
+    expect(failed?.type === 'failed' && failed.error).toBeInstanceOf(ComfyInterruptedError)
+  })
+
+  it('computes progress from progress and executing on servers without progress_state', () => {
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('executing', { node: '1', prompt_id: 'p' }),
+      ws('progress', { value: 1, max: 2, node: '1', prompt_id: 'p' }),
+      ws('executing', { node: '2', prompt_id: 'p' }),
+    ])
+    expect(progressOf(events)).toEqual([0, 25, 50])
+  })
+
+  it('never lets progress go backwards when a node restarts', () => {
+    const state = (value: number) =>
+      ws('progress_state', {
+        prompt_id: 'p',
+        nodes: { '1': { value, max: 4, state: 'running', node_id: '1' } },
+      })
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      state(3),
+      state(0),
+      state(4),
+    ])
+    const values = progressOf(events)
+    expect(values).toEqual([...values].sort((a, b) => a - b))
+    expect(Math.max(...values)).toBeLessThan(100)
+  })
+})

@@ -1,0 +1,193 @@
+import fc from 'fast-check'
+import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js'
+import { describe, expect, it } from 'vitest'
+import { decodeFrame, type DecodeIssue, type PodMessage } from '../../src/index.js'
+import { textFrames, TRACE_NAMES, readTrace } from '../support/traces.js'
+
+function message(decoded: Either<DecodeIssue, PodMessage>): PodMessage {
+  if (isLeft(decoded)) throw new Error(`expected a message, got ${JSON.stringify(decoded.left)}`)
+  return decoded.right
+}
+
+function issue(decoded: Either<DecodeIssue, PodMessage>): DecodeIssue {
+  if (isRight(decoded)) throw new Error(`expected an issue, got ${JSON.stringify(decoded.right)}`)
+  return decoded.left
+}
+
+function frame(eventType: number, ...parts: (number | string | Uint8Array)[]): Uint8Array {
+  const chunks: Uint8Array[] = [u32(eventType)]
+  for (const part of parts) {
+    chunks.push(
+      typeof part === 'number'
+        ? u32(part)
+        : typeof part === 'string'
+          ? new TextEncoder().encode(part)
+          : part,
+    )
+  }
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4)
+  new DataView(bytes.buffer).setUint32(0, value)
+  return bytes
+}
+
+describe('decodeFrame', () => {
+  describe.each(TRACE_NAMES)('the recorded %s trace', (name) => {
+    it('decodes every text frame to the variant of its type', () => {
+      for (const { type, raw } of textFrames(readTrace(name))) {
+        const decoded = message(decodeFrame(raw))
+        expect(decoded.type).toBe(type)
+        expect(decoded).toEqual(JSON.parse(raw))
+      }
+    })
+  })
+
+  it('keeps an unknown message type as data', () => {
+    const decoded = message(
+      decodeFrame('{"type":"display_component","data":{"node_id":"3","props":{}}}'),
+    )
+    expect(decoded).toEqual({
+      type: 'unknown',
+      rawType: 'display_component',
+      data: { node_id: '3', props: {} },
+    })
+  })
+
+  it('accepts the optional fields older servers omit and the extra fields newer ones add', () => {
+    expect(message(decodeFrame('{"type":"executing","data":{"node":"7"}}'))).toEqual({
+      type: 'executing',
+      data: { node: '7' },
+    })
+    expect(message(decodeFrame('{"type":"progress","data":{"value":1,"max":20}}')).type).toBe(
+      'progress',
+    )
+    const withActivity = message(
+      decodeFrame(
+        '{"type":"progress_state","data":{"prompt_id":"p","nodes":{"3":{"value":1,"max":2,"state":"running","node_id":"3","activity":"x","new":1}}}}',
+      ),
+    )
+    expect(withActivity.type).toBe('progress_state')
+  })
+
+  it('reports a frame that is not JSON as an invalid_json issue with the raw text truncated', () => {
+    const found = issue(decodeFrame(`{not json ${'x'.repeat(1000)}`))
+    expect(found.reason).toBe('invalid_json')
+    expect(found.raw.length).toBeLessThanOrEqual(301)
+  })
+
+  it('reports a known type that fails its codec with the io-ts path', () => {
+    const found = issue(decodeFrame('{"type":"progress","data":{"value":"x","max":20}}'))
+    expect(found).toMatchObject({
+      kind: 'decode_issue',
+      reason: 'invalid_message',
+      messageType: 'progress',
+    })
+    expect(found.errors.join()).toContain('value')
+  })
+
+  it('decodes a type-1 preview', () => {
+    const image = new Uint8Array([0x89, 0x50, 0x4e, 0x47])
+    expect(message(decodeFrame(frame(1, 2, image)))).toEqual({
+      type: 'preview_image',
+      mime: 'image/png',
+      image,
+    })
+    expect(message(decodeFrame(frame(1, 1, image)))).toMatchObject({ mime: 'image/jpeg' })
+  })
+
+  it('decodes a type-3 progress text', () => {
+    expect(message(decodeFrame(frame(3, 2, '12', 'step 3/20')))).toEqual({
+      type: 'progress_text',
+      nodeId: '12',
+      text: 'step 3/20',
+    })
+  })
+
+  it('decodes a type-4 preview with its metadata', () => {
+    const metadata = JSON.stringify({
+      node_id: '3',
+      prompt_id: 'p1',
+      display_node_id: '3',
+      parent_node_id: null,
+      real_node_id: '3',
+      image_type: 'image/png',
+    })
+    const image = new Uint8Array([1, 2, 3])
+    const decoded = message(
+      decodeFrame(frame(4, Buffer.byteLength(metadata), metadata, image).buffer as ArrayBuffer),
+    )
+    expect(decoded).toMatchObject({ type: 'preview_image_with_metadata', mime: 'image/png', image })
+    expect(decoded.type === 'preview_image_with_metadata' && decoded.metadata.prompt_id).toBe('p1')
+  })
+
+  it('keeps an unknown binary type raw', () => {
+    expect(message(decodeFrame(frame(9, new Uint8Array([7]))))).toEqual({
+      type: 'unknown_binary',
+      eventType: 9,
+      data: new Uint8Array([7]),
+    })
+  })
+
+  it('reports binary frames shorter than their layout', () => {
+    expect(issue(decodeFrame(new Uint8Array([0, 0]))).reason).toBe('invalid_binary')
+    expect(issue(decodeFrame(frame(1))).reason).toBe('invalid_binary')
+    expect(issue(decodeFrame(frame(3, 50, 'ab'))).reason).toBe('invalid_binary')
+    expect(issue(decodeFrame(frame(4, 500, '{}'))).reason).toBe('invalid_binary')
+    expect(issue(decodeFrame(frame(4, 2, '{}'))).errors.length).toBeGreaterThan(0)
+  })
+
+  it('never throws, whatever string it is given', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc
+            .record({
+              type: fc.constantFrom(
+                'status',
+                'executing',
+                'progress',
+                'progress_state',
+                'executed',
+                'execution_error',
+                'logs',
+              ),
+              data: fc.anything(),
+            })
+            .map((value) => JSON.stringify(value)),
+        ),
+        (text) => {
+          const decoded = decodeFrame(text)
+          expect(isLeft(decoded) || isRight(decoded)).toBe(true)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('never throws, whatever bytes it is given', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc
+            .tuple(
+              fc.constantFrom(1, 3, 4),
+              fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+              fc.uint8Array({ maxLength: 64 }),
+            )
+            .map(([type, length, rest]) => frame(type, length, rest)),
+        ),
+        (bytes) => {
+          const decoded = decodeFrame(bytes)
+          expect(isLeft(decoded) || isRight(decoded)).toBe(true)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+})

@@ -1,0 +1,61 @@
+export { ComfyPod } from './pod/ComfyPod.js'
+export type { ImageReference, QueuedPrompt, QueueWorkflowOptions } from './pod/ComfyPod.js'
+export type { ComfyPodOptions, WebSocketFactory } from './pod/ComfyPodOptions.js'
+export type { ConnectionState } from './pod/ConnectionState.js'
+export type { ConnectionIssue, PodDiagnostic } from './pod/PodDiagnostic.js'
+
+export type { ExecuteWorkflowOptions } from './job/ExecuteWorkflowOptions.js'
+export type {
+  JobCompleted,
+  JobEvent,
+  JobNodeExecuted,
+  JobPreview,
+  JobProgress,
+  JobQueued,
+  JobStarted,
+  NodeProgressSummary,
+} from './job/JobEvent.js'
+export type { ComfyImage, ComfyUIJobResult, JobMethod } from './job/ComfyUIJobResult.js'
+export { Workflow, WorkflowNode } from './job/Workflow.js'
+
+export { ComfyError } from './errors/ComfyError.js'
+export { ComfyConnectionError } from './errors/ComfyConnectionError.js'
+export { ComfyExecutionError } from './errors/ComfyExecutionError.js'
+export { ComfyHttpError } from './errors/ComfyHttpError.js'
+export { ComfyInterruptedError } from './errors/ComfyInterruptedError.js'
+export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
+export { ComfyValidationError } from './errors/ComfyValidationError.js'
+
+export { decodeFrame } from './protocol/decodeFrame.js'
+export type { PodMessage } from './protocol/decodeFrame.js'
+export type { DecodeIssue } from './protocol/DecodeIssue.js'
+export type {
+  BinaryFrame,
+  PreviewImageFrame,
+  PreviewImageWithMetadataFrame,
+  ProgressTextFrame,
+  UnknownBinaryFrame,
+} from './protocol/BinaryFrame.js'
+export {
+  ExecutedMessage,
+  ExecutingMessage,
+  ExecutionCachedMessage,
+  ExecutionErrorMessage,
+  ExecutionInterruptedMessage,
+  ExecutionStartMessage,
+  ExecutionSuccessMessage,
+  FeatureFlagsMessage,
+  LogsMessage,
+  NodeOutput,
+  NodeProgress,
+  ProgressMessage,
+  ProgressStateMessage,
+  StatusMessage,
+  UnknownMessage,
+} from './protocol/ComfyMessage.js'
+export type { ComfyMessage, ExecutionErrorData, ExecutionInterruptedData } from './protocol/ComfyMessage.js'
+export { PreviewMetadata } from './protocol/BinaryFrame.js'
+export { History, HistoryEntry, HistoryStatus } from './protocol/History.js'
+export { NodeErrors, PromptAccepted, PromptError, PromptRejected } from './protocol/PromptResponse.js'
+export { Queue, QueueItem } from './protocol/Queue.js'
+export { SystemStats } from './protocol/SystemStats.js'

@@ -1,0 +1,56 @@
+import type { NodeProgressSummary } from './JobEvent.js'
+
+/** What the job knows of one node: `finished`, or running at `value` of `max`. */
+export interface NodeState {
+  readonly value: number
+  readonly max: number
+  readonly finished: boolean
+}
+
+/** Overall progress, before the monotonic clamp. */
+export interface ProgressMeasure {
+  /** 0–100, unclamped. */
+  readonly progress: number
+  readonly nodes: Record<string, NodeProgressSummary>
+  readonly totalValue: number
+  readonly totalMax: number
+}
+
+/**
+ * Protocol §4.1: `100 × Σ w·f / Σ w` over the expected nodes, with f = 1 for a finished node,
+ * value/max for a running one and 0 for one not started. With nothing expected (everything
+ * cached) the measure is 0 until completion.
+ */
+export function measureProgress(
+  expected: ReadonlyMap<string, number>,
+  nodes: ReadonlyMap<string, NodeState>,
+): ProgressMeasure {
+  const summary: Record<string, NodeProgressSummary> = {}
+  let weighted = 0
+  let weights = 0
+  let totalValue = 0
+  let totalMax = 0
+  for (const [id, weight] of expected) {
+    const node = nodes.get(id)
+    const max = node !== undefined && node.max > 0 ? node.max : 1
+    const value =
+      node === undefined ? 0 : node.finished ? max : Math.min(Math.max(node.value, 0), max)
+    const fraction = value / max
+    summary[id] = { value, max, percentage: round1(fraction * 100) }
+    weighted += weight * fraction
+    weights += weight
+    totalValue += value
+    totalMax += max
+  }
+  return {
+    progress: weights === 0 ? 0 : (100 * weighted) / weights,
+    nodes: summary,
+    totalValue,
+    totalMax,
+  }
+}
+
+/** Rounds to one decimal. */
+export function round1(value: number): number {
+  return Math.round(value * 10) / 10
+}

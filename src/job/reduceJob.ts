@@ -1,0 +1,412 @@
+import type { NodeOutput, ProgressStateMessage } from '../protocol/ComfyMessage.js'
+import type { PodMessage } from '../protocol/decodeFrame.js'
+import type { HistoryEntry } from '../protocol/History.js'
+import { ComfyError } from '../errors/ComfyError.js'
+import { ComfyExecutionError } from '../errors/ComfyExecutionError.js'
+import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
+import type { ExecutionErrorData, ExecutionInterruptedData } from '../protocol/ComfyMessage.js'
+import type { ComfyImage, JobMethod } from './ComfyUIJobResult.js'
+import type { JobEvent, JobProgress } from './JobEvent.js'
+import { measureProgress, round1, type NodeState } from './measureProgress.js'
+
+/**
+ * Where a job is: `submitting` (POST /prompt not answered), `queued`, `running`, `finishing`
+ * (the end was signalled; history is read to confirm), `done`.
+ */
+export type JobPhase = 'submitting' | 'queued' | 'running' | 'finishing' | 'done'
+
+/** The state of one job: everything the reducer needs, nothing derived. */
+export interface JobState {
+  /** The id the pod uses for the prompt: ours until `POST /prompt` answers with its own. */
+  readonly promptId: string
+  readonly phase: JobPhase
+  readonly queuedEmitted: boolean
+  /** The nodes expected to run, with their weights; cached nodes are removed. */
+  readonly expected: ReadonlyMap<string, number>
+  readonly nodes: ReadonlyMap<string, NodeState>
+  /** Once a `progress_state` has come, it alone drives node states (protocol §4.1). */
+  readonly fromProgressState: boolean
+  readonly currentNode: string | undefined
+  readonly outputs: Readonly<Record<string, NodeOutput>>
+  /** The last progress emitted, and what it was computed from, to emit only on change. */
+  readonly progress: number
+  readonly progressKey: string
+  readonly submittedAt: number
+  readonly startedAt: number | undefined
+  readonly viewUrl: (image: { filename: string; subfolder: string; type: string }) => string
+}
+
+/** What the reducer consumes: the pod's answers, WebSocket messages and REST snapshots. */
+export type JobInput =
+  | { readonly kind: 'accepted'; readonly at: number; readonly promptId: string }
+  | { readonly kind: 'position'; readonly at: number; readonly position: number }
+  | { readonly kind: 'message'; readonly at: number; readonly message: PodMessage }
+  | {
+      readonly kind: 'history'
+      readonly at: number
+      readonly source: JobMethod
+      /** The prompt's history entry; undefined while `/history/{id}` is `{}` or did not answer. */
+      readonly entry: HistoryEntry | undefined
+    }
+
+/** A terminal failure: the pipeline turns it into the Observable's error. */
+export interface JobFailed {
+  readonly type: 'failed'
+  readonly error: ComfyError
+}
+
+/** One step of the reducer: the next state and what to emit. */
+export interface JobStep {
+  readonly state: JobState
+  readonly events: readonly (JobEvent | JobFailed)[]
+}
+
+/** The state of a job about to be submitted. */
+export function initialJobState(
+  promptId: string,
+  expected: ReadonlyMap<string, number>,
+  submittedAt: number,
+  viewUrl: JobState['viewUrl'],
+): JobState {
+  return {
+    promptId,
+    phase: 'submitting',
+    queuedEmitted: false,
+    expected,
+    nodes: new Map(),
+    fromProgressState: false,
+    currentNode: undefined,
+    outputs: {},
+    progress: 0,
+    progressKey: '0|0|',
+    submittedAt,
+    startedAt: undefined,
+    viewUrl,
+  }
+}
+
+/**
+ * The one job lifecycle (`queued → running → completed | failed | interrupted`), fed alike by
+ * WebSocket messages and REST snapshots. Pure: same state and input, same step.
+ */
+export function reduceJob(state: JobState, input: JobInput): JobStep {
+  if (state.phase === 'done') return { state, events: [] }
+  switch (input.kind) {
+    case 'accepted':
+      return {
+        state: {
+          ...state,
+          promptId: input.promptId,
+          phase: state.phase === 'submitting' ? 'queued' : state.phase,
+        },
+        events: [],
+      }
+    case 'position':
+      return state.phase === 'queued' && !state.queuedEmitted
+        ? {
+            state: { ...state, queuedEmitted: true },
+            events: [
+              {
+                type: 'queued',
+                promptId: state.promptId,
+                source: 'websocket',
+                position: input.position,
+              },
+            ],
+          }
+        : { state, events: [] }
+    case 'message':
+      return reduceMessage(state, input.message, input.at)
+    case 'history':
+      return reduceHistory(state, input.entry, input.at, input.source)
+  }
+}
+
+function reduceMessage(state: JobState, message: PodMessage, at: number): JobStep {
+  const source = 'websocket'
+  switch (message.type) {
+    case 'execution_start':
+      return start(state, at, source)
+    case 'execution_cached': {
+      const expected = new Map(state.expected)
+      for (const node of message.data.nodes) expected.delete(node)
+      return { state: { ...state, expected }, events: [] }
+    }
+    case 'executing': {
+      if (message.data.node === null) {
+        return state.phase === 'submitting' || state.phase === 'queued' || state.phase === 'running'
+          ? { state: { ...state, phase: 'finishing' }, events: [] }
+          : { state, events: [] }
+      }
+      const started = start(state, at, source)
+      const node = message.data.node
+      let nodes = started.state.nodes
+      if (!state.fromProgressState) {
+        const copy = new Map(nodes)
+        const previous = state.currentNode
+        if (previous !== undefined && previous !== node) finish(copy, previous)
+        if (!copy.has(node)) copy.set(node, { value: 0, max: 1, finished: false })
+        nodes = copy
+      }
+      return withProgress(
+        { ...started.state, nodes, currentNode: node },
+        started.events,
+        at,
+        source,
+      )
+    }
+    case 'progress': {
+      const started = start(state, at, source)
+      const node = message.data.node ?? state.currentNode
+      if (node === undefined) return started
+      const nodes = state.fromProgressState
+        ? started.state.nodes
+        : new Map(started.state.nodes).set(node, {
+            value: message.data.value,
+            max: message.data.max,
+            finished: false,
+          })
+      return withProgress(
+        { ...started.state, nodes, currentNode: node },
+        started.events,
+        at,
+        source,
+      )
+    }
+    case 'progress_state': {
+      const started = start(state, at, source)
+      return withProgress(
+        { ...started.state, nodes: snapshotNodes(message), fromProgressState: true },
+        started.events,
+        at,
+        source,
+      )
+    }
+    case 'executed': {
+      const { node, output } = message.data
+      const outputs = output === null ? state.outputs : { ...state.outputs, [node]: output }
+      const nodes = state.fromProgressState ? state.nodes : finish(new Map(state.nodes), node)
+      return withProgress(
+        { ...state, outputs, nodes },
+        [{ type: 'node_executed', promptId: state.promptId, source, node, output }],
+        at,
+        source,
+      )
+    }
+    case 'execution_error':
+      // "ExecutionBlocked" is reported as an error with no timestamp, and execution goes on (§2.10).
+      if (
+        message.data.exception_type === 'ExecutionBlocked' &&
+        message.data.timestamp === undefined
+      ) {
+        return { state, events: [] }
+      }
+      return fail(state, new ComfyExecutionError(message.data))
+    case 'execution_interrupted':
+      return fail(state, new ComfyInterruptedError(message.data))
+    case 'preview_image':
+      return preview(state, state.currentNode, message.mime, message.image)
+    case 'preview_image_with_metadata':
+      return preview(
+        state,
+        message.metadata.display_node_id ?? message.metadata.node_id,
+        message.mime,
+        message.image,
+      )
+    default:
+      return { state, events: [] }
+  }
+}
+
+function reduceHistory(
+  state: JobState,
+  entry: HistoryEntry | undefined,
+  at: number,
+  source: JobMethod,
+): JobStep {
+  if (entry === undefined) {
+    return state.phase === 'finishing' ? complete(state, [], at, source) : { state, events: [] }
+  }
+  const lead = start(state, at, source)
+  for (const [name, data] of entry.status?.messages ?? []) {
+    if (name === 'execution_error') {
+      return fail(
+        lead.state,
+        new ComfyExecutionError({ ...(data as ExecutionErrorData), prompt_id: state.promptId }),
+        lead.events,
+      )
+    }
+    if (name === 'execution_interrupted') {
+      return fail(
+        lead.state,
+        new ComfyInterruptedError({
+          ...(data as ExecutionInterruptedData),
+          prompt_id: state.promptId,
+        }),
+        lead.events,
+      )
+    }
+  }
+  if (entry.status?.status_str === 'error') {
+    return fail(
+      lead.state,
+      new ComfyExecutionError({
+        prompt_id: state.promptId,
+        exception_message: 'the pod reported an error',
+      }),
+      lead.events,
+    )
+  }
+  return complete(
+    { ...lead.state, outputs: { ...lead.state.outputs, ...entry.outputs } },
+    lead.events,
+    at,
+    source,
+  )
+}
+
+/** Enters `running`, emitting `queued` first if it has not been (the start can beat the HTTP answer). */
+function start(state: JobState, at: number, source: JobMethod): JobStep {
+  if (state.phase !== 'submitting' && state.phase !== 'queued') return { state, events: [] }
+  const events: JobEvent[] = []
+  if (!state.queuedEmitted)
+    events.push({ type: 'queued', promptId: state.promptId, source, position: 0 })
+  events.push({ type: 'started', promptId: state.promptId, source })
+  return { state: { ...state, phase: 'running', queuedEmitted: true, startedAt: at }, events }
+}
+
+function withProgress(
+  state: JobState,
+  events: readonly (JobEvent | JobFailed)[],
+  at: number,
+  source: JobMethod,
+): JobStep {
+  const measure = measureProgress(state.expected, state.nodes)
+  const progress = Math.min(99, Math.max(state.progress, round1(measure.progress)))
+  const key = `${progress}|${measure.totalValue}|${state.currentNode ?? ''}`
+  if (key === state.progressKey) return { state, events }
+  const elapsed = state.startedAt === undefined ? 0 : at - state.startedAt
+  const event: JobProgress = {
+    type: 'progress',
+    promptId: state.promptId,
+    source,
+    progress,
+    nodes: measure.nodes,
+    totalValue: measure.totalValue,
+    totalMax: measure.totalMax,
+    ...(state.currentNode === undefined ? {} : { currentNode: state.currentNode }),
+    ...(progress > 0 && elapsed > 0
+      ? { estimatedTimeRemaining: round1((elapsed * (100 - progress)) / progress / 1000) }
+      : {}),
+  }
+  return { state: { ...state, progress, progressKey: key }, events: [...events, event] }
+}
+
+function complete(
+  state: JobState,
+  events: readonly (JobEvent | JobFailed)[],
+  at: number,
+  source: JobMethod,
+): JobStep {
+  const measure = measureProgress(state.expected, finishAll(state))
+  const final: JobProgress = {
+    type: 'progress',
+    promptId: state.promptId,
+    source,
+    progress: 100,
+    nodes: measure.nodes,
+    totalValue: measure.totalMax,
+    totalMax: measure.totalMax,
+    ...(state.currentNode === undefined ? {} : { currentNode: state.currentNode }),
+    estimatedTimeRemaining: 0,
+  }
+  return {
+    state: { ...state, phase: 'done', progress: 100 },
+    events: [
+      ...events,
+      final,
+      {
+        type: 'completed',
+        promptId: state.promptId,
+        source,
+        result: {
+          promptId: state.promptId,
+          status: 'completed',
+          images: imagesOf(state.outputs, state.viewUrl),
+          outputs: state.outputs,
+          durationMs: at - state.submittedAt,
+          method: source,
+          progressUpdates: 0,
+        },
+      },
+    ],
+  }
+}
+
+function fail(
+  state: JobState,
+  error: ComfyError,
+  events: readonly (JobEvent | JobFailed)[] = [],
+): JobStep {
+  return { state: { ...state, phase: 'done' }, events: [...events, { type: 'failed', error }] }
+}
+
+function preview(
+  state: JobState,
+  node: string | undefined,
+  mime: string,
+  image: Uint8Array,
+): JobStep {
+  return {
+    state,
+    events: [
+      {
+        type: 'preview',
+        promptId: state.promptId,
+        source: 'websocket',
+        ...(node === undefined ? {} : { node }),
+        mime,
+        image,
+      },
+    ],
+  }
+}
+
+function snapshotNodes(message: ProgressStateMessage): Map<string, NodeState> {
+  const nodes = new Map<string, NodeState>()
+  for (const [id, node] of Object.entries(message.data.nodes)) {
+    nodes.set(id, { value: node.value, max: node.max, finished: node.state === 'finished' })
+  }
+  return nodes
+}
+
+function finish(nodes: Map<string, NodeState>, id: string): Map<string, NodeState> {
+  const node = nodes.get(id)
+  const max = node !== undefined && node.max > 0 ? node.max : 1
+  return nodes.set(id, { value: max, max, finished: true })
+}
+
+function finishAll(state: JobState): Map<string, NodeState> {
+  const nodes = new Map(state.nodes)
+  for (const id of state.expected.keys()) finish(nodes, id)
+  return nodes
+}
+
+function imagesOf(
+  outputs: Readonly<Record<string, NodeOutput>>,
+  viewUrl: JobState['viewUrl'],
+): ComfyImage[] {
+  const images: ComfyImage[] = []
+  for (const output of Object.values(outputs)) {
+    const list = output['images']
+    if (!Array.isArray(list)) continue
+    for (const item of list as unknown[]) {
+      if (typeof item !== 'object' || item === null) continue
+      const { filename, subfolder = '', type = 'output' } = item as Record<string, unknown>
+      if (typeof filename !== 'string' || typeof subfolder !== 'string' || typeof type !== 'string')
+        continue
+      images.push({ filename, subfolder, type, url: viewUrl({ filename, subfolder, type }) })
+    }
+  }
+  return images
+}

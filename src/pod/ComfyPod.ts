@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto'
+import {
+  BehaviorSubject,
+  filter,
+  ignoreElements,
+  Observable,
+  ReplaySubject,
+  share,
+  Subject,
+  takeUntil,
+  tap,
+  timer,
+} from 'rxjs'
+import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
+import { ComfyValidationError } from '../errors/ComfyValidationError.js'
+import type { JobEvent } from '../job/JobEvent.js'
+import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import { executeWorkflow, type JobContext } from '../job/executeWorkflow.js'
+import type { Workflow } from '../job/Workflow.js'
+import type { PodMessage } from '../protocol/decodeFrame.js'
+import { History, type HistoryEntry } from '../protocol/History.js'
+import { PromptAccepted, PromptRejected, type NodeErrors } from '../protocol/PromptResponse.js'
+import { Queue } from '../protocol/Queue.js'
+import { SystemStats } from '../protocol/SystemStats.js'
+import { isRight } from 'fp-ts/lib/Either.js'
+import type { ConnectionState } from './ConnectionState.js'
+import {
+  resolvePodOptions,
+  type ComfyPodOptions,
+  type ResolvedPodOptions,
+} from './ComfyPodOptions.js'
+import { podAddress, type PodAddress } from './podAddress.js'
+import type { PodDiagnostic } from './PodDiagnostic.js'
+import { PodHttpClient } from './PodHttpClient.js'
+import { podMessages$ } from './podMessages.js'
+import { PromptRouter } from './PromptRouter.js'
+import { redactUrl } from './redactUrl.js'
+
+/** Options of `pod.queueWorkflow(workflow, options)`. */
+export interface QueueWorkflowOptions {
+  /**
+   * The prompt id to ask for (servers from 0.3.45 use it; older ones pick their own, which is
+   * the one returned).
+   * @default a random UUID
+   */
+  readonly promptId?: string
+  /**
+   * `extra_data` of the prompt; `client_id` is always the pod's.
+   * @default {}
+   */
+  readonly extraData?: Readonly<Record<string, unknown>>
+  /**
+   * Put the prompt at the front of the queue.
+   * @default false
+   */
+  readonly front?: boolean
+}
+
+/** The pod's answer to a queued workflow. */
+export interface QueuedPrompt {
+  /** The id the pod uses for the prompt (from its answer). */
+  readonly promptId: string
+  /** Its priority number in the queue. */
+  readonly number: number
+  /** Outputs that failed validation and were dropped; the rest was queued (§5.2). */
+  readonly nodeErrors: Readonly<Record<string, NodeErrors>>
+}
+
+/** An image reference as ComfyUI's outputs give it. */
+export interface ImageReference {
+  readonly filename: string
+  readonly subfolder?: string
+  readonly type?: string
+}
+
+/**
+ * One ComfyUI server. Its WebSocket is a hot, shared stream: one socket however many jobs
+ * listen, opened on the first subscription and closed `idleCloseMs` after the last one leaves.
+ *
+ * @example
+ * ```ts
+ * import { ComfyPod } from 'comfyui-rx'
+ *
+ * const pod = new ComfyPod('http://127.0.0.1:8188')
+ * pod.executeWorkflow$(workflow).subscribe((event) => {
+ *   if (event.type === 'progress') console.log(`${event.progress}%`) // 12.5%
+ *   if (event.type === 'completed') console.log(event.result.images[0]?.url)
+ * })
+ * ```
+ */
+export class ComfyPod {
+  /** The id this client registers under on the pod. */
+  readonly clientId: string
+  /** The pod's URL, with credentials replaced by `***`. */
+  readonly url: string
+  /**
+   * Every decoded message and binary frame of the pod, hot and shared. Subscribing opens the
+   * socket (if it is not open); it reconnects by itself and errors with `ComfyConnectionError`
+   * once `maxReconnectAttempts` are spent. Completes when the pod is closed.
+   */
+  readonly messages$: Observable<PodMessage>
+  /** The socket's state; replays the current one to new subscribers. */
+  readonly connection$: Observable<ConnectionState>
+  /** Frames that could not be decoded and socket errors; they never error `messages$`. */
+  readonly diagnostics$: Observable<PodDiagnostic>
+
+  private readonly options: ResolvedPodOptions
+  private readonly address: PodAddress
+  private readonly http: PodHttpClient
+  private readonly router = new PromptRouter()
+  private readonly routed$: Observable<never>
+  private readonly connection = new BehaviorSubject<ConnectionState>({
+    state: 'closed',
+    reason: 'not opened yet',
+  })
+  private readonly diagnostics = new Subject<PodDiagnostic>()
+  /** Replays to late subscribers, so that a closed pod's streams complete at once. */
+  private readonly closed$ = new ReplaySubject<void>(1)
+  private isClosed = false
+  private readonly jobContext: JobContext
+
+  /**
+   * @param url - `http(s)://[user:pass@]host[:port][/base]`; the WebSocket URL is derived from it
+   * @param options - see `ComfyPodOptions`
+   * @throws TypeError for a URL that is not http(s) or an invalid option
+   */
+  constructor(url: string, options: ComfyPodOptions = {}) {
+    this.options = resolvePodOptions(options)
+    this.clientId = this.options.clientId
+    this.address = podAddress(url, this.clientId)
+    this.url = this.address.display
+    this.http = new PodHttpClient(
+      this.address,
+      { ...this.options.headers, ...this.address.headers },
+      this.options.fetch,
+      this.options.requestTimeoutMs,
+    )
+    this.connection$ = this.connection.asObservable()
+    this.diagnostics$ = this.diagnostics.asObservable()
+    this.messages$ = podMessages$(this.address, this.options, {
+      state: (state) => this.connection.next(state),
+      diagnostic: (diagnostic) => this.diagnostics.next(diagnostic),
+    }).pipe(
+      takeUntil(this.closed$),
+      tap({
+        unsubscribe: () => this.connection.next({ state: 'closed', reason: 'idle' }),
+        complete: () => this.connection.next({ state: 'closed', reason: 'pod closed' }),
+      }),
+      share({ resetOnRefCountZero: () => timer(this.options.idleCloseMs, this.options.scheduler) }),
+    )
+    // One subscriber dispatches for every job; nothing is forwarded through share, so a message
+    // costs one Map lookup with 1 or 10,000 jobs listening.
+    this.routed$ = this.messages$.pipe(
+      tap((message) => this.router.dispatch(message)),
+      ignoreElements(),
+      share(),
+    )
+    this.jobContext = {
+      scheduler: this.options.scheduler,
+      socketUrl: redactUrl(this.address.wsUrl),
+      newPromptId: () => randomUUID(),
+      listen$: (promptId) => this.listen$(promptId),
+      open$: this.connection.pipe(filter((state) => state.state === 'open')),
+      queuePrompt: async ({ workflow, promptId, extraData, front }) =>
+        this.queueWorkflow(workflow, { promptId, extraData, front }),
+      queuePosition: (promptId) => this.queuePosition(promptId),
+      getHistory: (promptId) => this.getHistory(promptId),
+      cancel: (promptId) => this.cancel(promptId),
+      viewUrl: (image) => this.viewUrl(image),
+    }
+  }
+
+  /**
+   * Queues a workflow and follows it to its end: the Observable of its `JobEvent`s. Cold:
+   * nothing is sent until subscription. Listens before it asks, so no event is lost.
+   *
+   * @example
+   * ```ts
+   * pod.executeWorkflow$(workflow, { progressThrottleMs: 250 }).subscribe({
+   *   next: (event) => console.log(event.type), // queued, started, progress, …, completed
+   *   error: (error) => console.error(error.name), // ComfyExecutionError, …
+   * })
+   * ```
+   * @param workflow - an API-format workflow ("Export (API)")
+   * @param options - see `ExecuteWorkflowOptions`
+   * @returns queued · started · progress · preview · node_executed · completed, then complete;
+   *   or an error of a `ComfyError` class
+   * @throws TypeError for a workflow not in API format or an invalid option
+   */
+  executeWorkflow$(workflow: Workflow, options?: ExecuteWorkflowOptions): Observable<JobEvent> {
+    return executeWorkflow(this.jobContext, workflow, options)
+  }
+
+  /**
+   * `POST /prompt` with this pod's `client_id` and a prompt id of its own.
+   *
+   * @returns the id the pod uses, its queue number and any dropped outputs' errors
+   * @throws ComfyValidationError when the pod answers 400; ComfyHttpError for other failures
+   */
+  async queueWorkflow(
+    workflow: Workflow,
+    options: QueueWorkflowOptions = {},
+  ): Promise<QueuedPrompt> {
+    const { promptId = randomUUID(), extraData = {}, front = false } = options
+    const body = {
+      prompt: workflow,
+      client_id: this.clientId,
+      prompt_id: promptId,
+      extra_data: { ...extraData, client_id: this.clientId },
+      ...(front ? { front: true } : {}),
+    }
+    const response = await this.http.request('POST', '/prompt', body)
+    if (response.status === 400) {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(response.body)
+      } catch {
+        parsed = undefined
+      }
+      const rejected = PromptRejected.decode(parsed)
+      if (isRight(rejected))
+        throw new ComfyValidationError(rejected.right.error, rejected.right.node_errors ?? {})
+    }
+    const accepted = this.http.decode(PromptAccepted, 'POST', '/prompt', response)
+    return {
+      promptId: accepted.prompt_id,
+      number: accepted.number,
+      nodeErrors: accepted.node_errors ?? {},
+    }
+  }
+
+  /**
+   * `GET /history/{promptId}`.
+   *
+   * @returns the prompt's entry, or undefined while it has none (queued, running, unknown)
+   * @throws ComfyHttpError
+   */
+  async getHistory(promptId: string): Promise<HistoryEntry | undefined> {
+    const history = await this.http.json(History, 'GET', `/history/${encodeURIComponent(promptId)}`)
+    return history[promptId]
+  }
+
+  /**
+   * `GET /queue`: the running prompt and the pending ones (in heap order).
+   *
+   * @throws ComfyHttpError
+   */
+  getQueue(): Promise<Queue> {
+    return this.http.json(Queue, 'GET', '/queue')
+  }
+
+  /**
+   * `GET /system_stats`: versions, memory and devices; a cheap health check.
+   *
+   * @throws ComfyHttpError
+   */
+  getSystemStats(): Promise<SystemStats> {
+    return this.http.json(SystemStats, 'GET', '/system_stats')
+  }
+
+  /**
+   * Cancels a prompt without touching anyone else's: deleted from the queue while pending,
+   * interrupted by prompt id while running (§5.7), nothing once it has finished.
+   *
+   * @throws ComfyHttpError
+   */
+  async cancel(promptId: string): Promise<void> {
+    const queue = await this.getQueue()
+    if (queue.queue_pending.some(([, id]) => id === promptId)) {
+      await this.http.send('POST', '/queue', { delete: [promptId] })
+    } else if (queue.queue_running.some(([, id]) => id === promptId)) {
+      await this.http.send('POST', '/interrupt', { prompt_id: promptId })
+    }
+  }
+
+  /**
+   * The `/view` URL of an output image.
+   *
+   * @example
+   * ```ts
+   * pod.viewUrl({ filename: 'ComfyUI_00001_.png', subfolder: '', type: 'output' })
+   * // http://127.0.0.1:8188/view?filename=ComfyUI_00001_.png&subfolder=&type=output
+   * ```
+   */
+  viewUrl(image: ImageReference): string {
+    const query = new URLSearchParams({
+      filename: image.filename,
+      subfolder: image.subfolder ?? '',
+      type: image.type ?? 'output',
+    })
+    return this.address.httpUrl(`/view?${query.toString()}`)
+  }
+
+  /**
+   * Closes the socket now and ends the pod: `messages$` completes, running jobs fail with
+   * `ComfyConnectionError`, new jobs fail at once. Idempotent.
+   */
+  close(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.closed$.next()
+    this.closed$.complete()
+    this.connection.complete()
+    this.diagnostics.complete()
+  }
+
+  private async queuePosition(promptId: string): Promise<number> {
+    const { queue_pending } = await this.getQueue()
+    const ahead = queue_pending.filter(
+      ([number, id]) => id !== promptId && number < numberOf(queue_pending, promptId),
+    )
+    return ahead.length
+  }
+
+  private listen$(promptId: string): Observable<PodMessage> {
+    return new Observable<PodMessage>((subscriber) => {
+      if (this.isClosed) {
+        subscriber.error(
+          new ComfyConnectionError(
+            'the pod is closed',
+            redactUrl(this.address.wsUrl),
+            'pod_closed',
+          ),
+        )
+        return
+      }
+      const unregister = this.router.register(promptId, (message) => subscriber.next(message))
+      const subscription = this.routed$.subscribe({
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      })
+      return () => {
+        unregister()
+        subscription.unsubscribe()
+      }
+    })
+  }
+}
+
+function numberOf(items: readonly (readonly [number, string])[], promptId: string): number {
+  return items.find(([, id]) => id === promptId)?.[0] ?? Number.NEGATIVE_INFINITY
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto'
+import { asyncScheduler, type SchedulerLike } from 'rxjs'
+import type { WebSocketLike } from 'rxjs-websockets'
+import WebSocket from 'ws'
+
+/** Creates the pod's WebSocket. The default uses `ws` and sends `headers` on the handshake. */
+export type WebSocketFactory = (
+  url: string,
+  options: { readonly headers: Readonly<Record<string, string>> },
+) => WebSocketLike & { binaryType?: string; readonly readyState?: number; ping?: () => void }
+
+/** Options of `new ComfyPod(url, options)`. */
+export interface ComfyPodOptions {
+  /**
+   * The id this client registers under on the pod; per-prompt messages go only to it. Two
+   * clients must never share one. Reuse it to re-attach to prompts after a restart.
+   * @default a random UUID
+   */
+  readonly clientId?: string
+  /**
+   * Headers sent with every REST call and on the WebSocket handshake (e.g. `Authorization`).
+   * They never appear in errors or diagnostics.
+   * @default {}
+   */
+  readonly headers?: Readonly<Record<string, string>>
+  /**
+   * How long opening the WebSocket may take before the attempt counts as failed.
+   * @default 10000
+   */
+  readonly connectTimeoutMs?: number
+  /**
+   * Reconnect attempts after the socket fails or drops, before the pod gives up and its
+   * listeners get a `ComfyConnectionError`. The count starts over once a connection opens.
+   * @default 5
+   */
+  readonly maxReconnectAttempts?: number
+  /**
+   * Base delay of the reconnect backoff: attempt n waits a random time in
+   * [0.5, 1] × min(maxReconnectDelayMs, reconnectDelayMs × 2^(n−1)).
+   * @default 500
+   */
+  readonly reconnectDelayMs?: number
+  /**
+   * Cap of the reconnect backoff.
+   * @default 30000
+   */
+  readonly maxReconnectDelayMs?: number
+  /**
+   * Interval of WebSocket pings; ComfyUI never pings, and idle proxies cut silent sockets (§1.5).
+   * @default 25000
+   */
+  readonly pingIntervalMs?: number
+  /**
+   * How long the socket stays open after the last listener has gone, so that back-to-back jobs
+   * share one connection.
+   * @default 5000
+   */
+  readonly idleCloseMs?: number
+  /**
+   * Limit of each REST call.
+   * @default 30000
+   */
+  readonly requestTimeoutMs?: number
+  /**
+   * The `fetch` used for REST calls.
+   * @default globalThis.fetch
+   */
+  readonly fetch?: typeof fetch
+  /**
+   * Creates the WebSocket.
+   * @default a `ws` WebSocket with `headers` and `binaryType = 'arraybuffer'`
+   */
+  readonly webSocketFactory?: WebSocketFactory
+  /**
+   * Scheduler of every timer (timeouts, backoff, pings, idle close, throttling).
+   * @default asyncScheduler
+   */
+  readonly scheduler?: SchedulerLike
+  /**
+   * Source of randomness for the backoff jitter, in [0, 1).
+   * @default Math.random
+   */
+  readonly random?: () => number
+}
+
+/** The options with every default applied. */
+export type ResolvedPodOptions = Required<ComfyPodOptions>
+
+const defaultWebSocketFactory: WebSocketFactory = (url, { headers }) =>
+  new WebSocket(url, {
+    headers,
+    maxPayload: 256 * 1024 * 1024,
+  }) as unknown as ReturnType<WebSocketFactory>
+
+/** Applies the defaults and validates every option; throws a `TypeError` naming the option. */
+export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions {
+  const {
+    clientId = randomUUID(),
+    headers = {},
+    connectTimeoutMs = 10_000,
+    maxReconnectAttempts = 5,
+    reconnectDelayMs = 500,
+    maxReconnectDelayMs = 30_000,
+    pingIntervalMs = 25_000,
+    idleCloseMs = 5_000,
+    requestTimeoutMs = 30_000,
+    fetch = globalThis.fetch,
+    webSocketFactory = defaultWebSocketFactory,
+    scheduler = asyncScheduler,
+    random = Math.random,
+  } = options
+  if (typeof clientId !== 'string' || clientId === '')
+    invalid('clientId', clientId, 'a non-empty string')
+  if (typeof headers !== 'object' || headers === null) invalid('headers', headers, 'an object')
+  positive('connectTimeoutMs', connectTimeoutMs)
+  nonNegativeInteger('maxReconnectAttempts', maxReconnectAttempts)
+  nonNegative('reconnectDelayMs', reconnectDelayMs)
+  nonNegative('maxReconnectDelayMs', maxReconnectDelayMs)
+  positive('pingIntervalMs', pingIntervalMs)
+  nonNegative('idleCloseMs', idleCloseMs)
+  positive('requestTimeoutMs', requestTimeoutMs)
+  if (typeof fetch !== 'function') invalid('fetch', fetch, 'a function')
+  if (typeof webSocketFactory !== 'function')
+    invalid('webSocketFactory', webSocketFactory, 'a function')
+  if (typeof random !== 'function') invalid('random', random, 'a function')
+  return {
+    clientId,
+    headers,
+    connectTimeoutMs,
+    maxReconnectAttempts,
+    reconnectDelayMs,
+    maxReconnectDelayMs,
+    pingIntervalMs,
+    idleCloseMs,
+    requestTimeoutMs,
+    fetch,
+    webSocketFactory,
+    scheduler,
+    random,
+  }
+}
+
+/** Throws the `TypeError` of an invalid option. */
+export function invalid(name: string, value: unknown, expected: string): never {
+  throw new TypeError(`${name} must be ${expected}, received ${describe(value)}`)
+}
+
+/** Checks a number option is finite and > 0. */
+export function positive(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    invalid(name, value, 'a number > 0')
+}
+
+function nonNegative(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    invalid(name, value, 'a number >= 0')
+}
+
+function nonNegativeInteger(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    invalid(name, value, 'an integer >= 0')
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'string') return JSON.stringify(value)
+  return String(value)
+}

@@ -1,0 +1,122 @@
+import type * as t from 'io-ts'
+import { isLeft } from 'fp-ts/lib/Either.js'
+import { ComfyHttpError } from '../errors/ComfyHttpError.js'
+import { formatValidationErrors } from '../protocol/formatValidationErrors.js'
+import type { PodAddress } from './podAddress.js'
+import { redactUrl } from './redactUrl.js'
+
+/** A pod's answer: its status and body text. */
+export interface PodResponse {
+  readonly status: number
+  readonly body: string
+}
+
+const BODY_LIMIT = 2_000
+
+/** The REST side of a pod: one place that calls `fetch`, times out and types its failures. */
+export class PodHttpClient {
+  constructor(
+    private readonly address: PodAddress,
+    private readonly headers: Readonly<Record<string, string>>,
+    private readonly fetch: typeof globalThis.fetch,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Sends a request; any status is an answer. Throws `ComfyHttpError` (status 0) when none came. */
+  async request(method: string, path: string, body?: unknown): Promise<PodResponse> {
+    const url = this.address.httpUrl(path)
+    const headers: Record<string, string> = { ...this.headers }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    try {
+      const response = await this.fetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
+      return { status: response.status, body: await response.text() }
+    } catch (cause) {
+      const reason =
+        cause instanceof Error && cause.name === 'TimeoutError'
+          ? `no answer within ${this.timeoutMs} ms`
+          : describe(cause)
+      throw new ComfyHttpError(
+        `${method} ${redactUrl(url)} failed: ${reason}`,
+        method,
+        redactUrl(url),
+        0,
+        undefined,
+        { cause },
+      )
+    }
+  }
+
+  /** Sends a request and decodes a 2xx JSON answer with `codec`; anything else is a `ComfyHttpError`. */
+  async json<A>(
+    codec: t.Decoder<unknown, A>,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<A> {
+    return this.decode(codec, method, path, await this.request(method, path, body))
+  }
+
+  /** Sends a request whose 2xx answer has no body to read (`POST /queue`, `/interrupt`). */
+  async send(method: string, path: string, body?: unknown): Promise<void> {
+    const response = await this.request(method, path, body)
+    if (response.status < 200 || response.status >= 300)
+      throw this.statusError(method, path, response)
+  }
+
+  /** Decodes an answer already received. */
+  decode<A>(codec: t.Decoder<unknown, A>, method: string, path: string, response: PodResponse): A {
+    if (response.status < 200 || response.status >= 300)
+      throw this.statusError(method, path, response)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(response.body)
+    } catch (cause) {
+      throw this.error(method, path, response, 'answered a body that is not JSON', cause)
+    }
+    const decoded = codec.decode(parsed)
+    if (isLeft(decoded)) {
+      throw this.error(
+        method,
+        path,
+        response,
+        `answered an unexpected body (${formatValidationErrors(decoded.left, 3).join('; ')})`,
+      )
+    }
+    return decoded.right
+  }
+
+  private statusError(method: string, path: string, response: PodResponse): ComfyHttpError {
+    return this.error(method, path, response, `answered ${response.status}`)
+  }
+
+  private error(
+    method: string,
+    path: string,
+    response: PodResponse,
+    what: string,
+    cause?: unknown,
+  ): ComfyHttpError {
+    const url = redactUrl(this.address.httpUrl(path))
+    const body =
+      response.body.length > BODY_LIMIT ? `${response.body.slice(0, BODY_LIMIT)}…` : response.body
+    return new ComfyHttpError(
+      `${method} ${url} ${what}`,
+      method,
+      url,
+      response.status,
+      body,
+      cause === undefined ? undefined : { cause },
+    )
+  }
+}
+
+function describe(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause)
+  const inner = (cause as { cause?: unknown }).cause
+  return inner instanceof Error ? `${cause.message} (${inner.message})` : cause.message
+}

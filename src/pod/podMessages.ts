@@ -1,0 +1,147 @@
+import { isLeft } from 'fp-ts/lib/Either.js'
+import {
+  catchError,
+  defer,
+  filter,
+  ignoreElements,
+  interval,
+  map,
+  merge,
+  type Observable,
+  of,
+  retry,
+  switchMap,
+  tap,
+  throwError,
+  timeout,
+  timer,
+} from 'rxjs'
+import * as rxjsWebsockets from 'rxjs-websockets'
+import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
+import { decodeFrame, type PodMessage } from '../protocol/decodeFrame.js'
+import type { ConnectionState } from './ConnectionState.js'
+import type { ResolvedPodOptions } from './ComfyPodOptions.js'
+import type { PodAddress } from './podAddress.js'
+import type { PodDiagnostic } from './PodDiagnostic.js'
+import { reconnectDelay } from './reconnectDelay.js'
+import { redactUrl } from './redactUrl.js'
+
+/** Where the socket pipeline reports what it does. */
+export interface SocketReport {
+  state(state: ConnectionState): void
+  diagnostic(diagnostic: PodDiagnostic): void
+}
+
+// rxjs-websockets is CommonJS with a default export: from ESM, Node hands over its whole exports.
+const makeWebSocketObservable = ((rxjsWebsockets.default as unknown as { default?: unknown })
+  .default ?? rxjsWebsockets.default) as unknown as typeof rxjsWebsockets.default.default
+
+/** The client's first frame on every connection (§1.4). */
+const HANDSHAKE = JSON.stringify({
+  type: 'feature_flags',
+  data: { supports_preview_metadata: true },
+})
+
+/**
+ * The decoded messages of a pod's WebSocket, cold: each subscription opens a socket, sends the
+ * feature-flags handshake, pings, and reconnects with capped exponential backoff and jitter when
+ * the socket fails or drops. Errors with `ComfyConnectionError` once the attempts are spent.
+ */
+export function podMessages$(
+  address: PodAddress,
+  options: ResolvedPodOptions,
+  report: SocketReport,
+): Observable<PodMessage> {
+  const { webSocketFactory, connectTimeoutMs, pingIntervalMs, scheduler } = options
+  const headers = { ...options.headers, ...address.headers }
+  const url = redactUrl(address.wsUrl)
+  let attempt = 0
+
+  const connection$ = defer(() => {
+    attempt++
+    const startedAt = scheduler.now()
+    let socket: ReturnType<typeof webSocketFactory> | undefined
+    report.state({ state: 'connecting', attempt })
+    return makeWebSocketObservable<string | ArrayBuffer>(address.wsUrl, {
+      protocols: [],
+      makeWebSocket: (wsUrl) => {
+        socket = webSocketFactory(wsUrl, { headers })
+        socket.binaryType = 'arraybuffer'
+        return socket
+      },
+    }).pipe(
+      timeout({
+        first: connectTimeoutMs,
+        scheduler,
+        with: () =>
+          throwError(
+            () =>
+              new ComfyConnectionError(
+                `${url} did not open within ${connectTimeoutMs} ms`,
+                url,
+                'timeout',
+              ),
+          ),
+      }),
+      switchMap((getResponses) => {
+        const frames$ = getResponses(of(HANDSHAKE))
+        attempt = 0
+        report.state({ state: 'open', connectTimeMs: scheduler.now() - startedAt })
+        const pings$ = interval(pingIntervalMs, scheduler).pipe(
+          tap(() => {
+            if (socket?.readyState === 1) socket.ping?.()
+          }),
+          ignoreElements(),
+        )
+        return merge(frames$, pings$)
+      }),
+      catchError((error: unknown) => throwError(() => toConnectionError(error, url))),
+    )
+  })
+
+  return connection$.pipe(
+    retry({
+      count: options.maxReconnectAttempts,
+      delay: (error: ComfyConnectionError, retryCount) => {
+        const delayMs = reconnectDelay(
+          attempt,
+          options.reconnectDelayMs,
+          options.maxReconnectDelayMs,
+          options.random,
+        )
+        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+        report.state({ state: 'reconnecting', attempt: retryCount, delayMs, reason: error.reason })
+        return timer(delayMs, scheduler)
+      },
+      resetOnSuccess: true,
+    }),
+    tap({
+      error: (error: ComfyConnectionError) => {
+        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+        report.state({ state: 'failed', reason: error.message })
+      },
+    }),
+    map(decodeFrame),
+    filter((decoded) => {
+      if (isLeft(decoded)) report.diagnostic(decoded.left)
+      return !isLeft(decoded)
+    }),
+    map((decoded) => (decoded as { right: PodMessage }).right),
+  )
+}
+
+function toConnectionError(error: unknown, url: string): ComfyConnectionError {
+  if (error instanceof ComfyConnectionError) return error
+  const message = error instanceof Error ? error.message : String(error)
+  const status = /Unexpected server response: (\d+)/.exec(message)?.[1]
+  const reason =
+    status !== undefined
+      ? `http_${status}`
+      : /ECONNREFUSED/.test(message)
+        ? 'refused'
+        : message === 'Normal closure' || message === ''
+          ? 'closed'
+          : 'error'
+  const what = reason === 'closed' ? 'was closed by the pod' : `failed: ${message}`
+  return new ComfyConnectionError(`${url} ${what}`, url, reason, { cause: error })
+}
