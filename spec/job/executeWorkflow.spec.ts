@@ -1,0 +1,187 @@
+import { EMPTY, map, type Observable, of } from 'rxjs'
+import { TestScheduler } from 'rxjs/testing'
+import { describe, expect, it } from 'vitest'
+import {
+  ComfyInterruptedError,
+  ComfyTimeoutError,
+  type JobEvent,
+  type PodMessage,
+} from '../../src/index.js'
+import { executeWorkflow, type JobContext } from '../../src/job/executeWorkflow.js'
+import type { Workflow } from '../../src/job/Workflow.js'
+import { msg } from '../support/messages.js'
+
+const workflow: Workflow = {
+  '1': { class_type: 'EmptyLatentImage', inputs: {} },
+  '2': { class_type: 'KSampler', inputs: { latent_image: ['1', 0] } },
+  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0] } },
+}
+const P = 'p1'
+const start = msg('execution_start', { prompt_id: P })
+const step = (value: number) => msg('progress', { value, max: 10, node: '2', prompt_id: P })
+const exec2 = msg('executing', { node: '2', prompt_id: P })
+const done = msg('executing', { node: null, prompt_id: P })
+const saved = msg('executed', { node: '3', output: { images: [] }, prompt_id: P })
+
+function testScheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
+}
+
+function context(
+  scheduler: TestScheduler,
+  overrides: Partial<JobContext> & { messages$: Observable<PodMessage> },
+): JobContext {
+  return {
+    scheduler,
+    socketUrl: 'ws://pod/ws',
+    newPromptId: () => P,
+    listen$: () => overrides.messages$,
+    open$: of(true),
+    queuePrompt: () => of({ promptId: P }),
+    queuePosition: () => of(0),
+    getHistory: () => of(undefined),
+    cancel: () => EMPTY,
+    viewUrl: () => 'http://pod/view',
+    ...overrides,
+  }
+}
+
+/** An event as its type, or `p<progress>` for progress. */
+function summary(event: JobEvent): string {
+  switch (event.type) {
+    case 'progress':
+      return `p${event.progress}`
+    default:
+      return event.type
+  }
+}
+
+describe('executeWorkflow$', () => {
+  it('throttles progress with leading and trailing edges and never delays the end', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const messages$ = hot('-s-e-a-b-c-d-------------x-----n', {
+        s: start,
+        e: exec2,
+        a: step(1),
+        b: step(2),
+        c: step(3),
+        d: step(4),
+        x: saved,
+        n: done,
+      })
+      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, {
+        progressThrottleMs: 6,
+      })
+      // Leading edge at 3, trailing edges at 9 and 15, a new leading edge at 25; the end at once.
+      expectObservable(events$.pipe(map(summary))).toBe('qs-a-----b-----c---------(xd)--(fz|)', {
+        q: 'queued',
+        s: 'started',
+        a: 'p0',
+        b: 'p25',
+        c: 'p33.3',
+        x: 'node_executed',
+        d: 'p41.7',
+        f: 'p100',
+        z: 'completed',
+      })
+    })
+  })
+
+  it('drops a trailing progress still held when the job completes', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const messages$ = hot('-s-e-a-n', { s: start, e: exec2, a: step(5), n: done })
+      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, {
+        progressThrottleMs: 100,
+      })
+      expectObservable(events$.pipe(map(summary))).toBe('qs-a---(fz|)', {
+        q: 'queued',
+        s: 'started',
+        a: 'p0',
+        f: 'p100',
+        z: 'completed',
+      })
+    })
+  })
+
+  it('registers its route before POST /prompt and loses no event that beats the answer', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const messages$ = hot('--s------n', { s: start, n: done })
+      const answer$ = cold('-----(a|)', { a: { promptId: P } })
+      const ctx = context(scheduler, { messages$, queuePrompt: () => answer$ })
+      expectObservable(executeWorkflow(ctx, workflow).pipe(map(summary))).toBe('--(qs)---(fz|)', {
+        q: 'queued',
+        s: 'started',
+        f: 'p100',
+        z: 'completed',
+      })
+      expectSubscriptions(answer$.subscriptions).toBe('^----!')
+    })
+  })
+
+  it('posts only once the socket is open', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectSubscriptions }) => {
+      const messages$ = hot('-------')
+      const answer$ = cold('(a|)', { a: { promptId: P } })
+      const open$ = hot('---o', { o: true })
+      const ctx = context(scheduler, { messages$, open$, queuePrompt: () => answer$ })
+      const subscription = executeWorkflow(ctx, workflow).subscribe()
+      scheduler.schedule(() => subscription.unsubscribe(), 6)
+      expectSubscriptions(answer$.subscriptions).toBe('---(^!)')
+    })
+  })
+
+  it('fails with ComfyTimeoutError after timeoutMs and leaves its route', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const messages$ = hot('-s------', { s: start })
+      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, { timeoutMs: 5 })
+      expectObservable(events$.pipe(map(summary))).toBe(
+        'qs---#',
+        { q: 'queued', s: 'started' },
+        new ComfyTimeoutError(P, 5),
+      )
+      expectSubscriptions(messages$.subscriptions).toBe('^----!')
+    })
+  })
+
+  it('removes its route when unsubscribed before the end', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const messages$ = hot('-s---------', { s: start })
+      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow)
+      expectObservable(events$.pipe(map(summary)), '^--!').toBe('qs', { q: 'queued', s: 'started' })
+      expectSubscriptions(messages$.subscriptions).toBe('^--!')
+    })
+  })
+
+  it('cancels the prompt and fails with ComfyInterruptedError when its signal aborts', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const controller = new AbortController()
+      const messages$ = hot('-s------', { s: start })
+      const cancel$ = cold('-|')
+      scheduler.schedule(() => controller.abort(), 3)
+      const ctx = context(scheduler, { messages$, cancel: () => cancel$ })
+      expectObservable(
+        executeWorkflow(ctx, workflow, { signal: controller.signal }).pipe(map(summary)),
+      ).toBe('qs-#', { q: 'queued', s: 'started' }, new ComfyInterruptedError({ prompt_id: P }))
+      expectSubscriptions(cancel$.subscriptions).toBe('---^!')
+    })
+  })
+
+  it('rejects a workflow in the UI save format and invalid options with a TypeError', () => {
+    const ctx = context(testScheduler(), { messages$: EMPTY })
+    expect(() => executeWorkflow(ctx, { nodes: [], links: [] } as unknown as Workflow)).toThrow(
+      /Export \(API\)/,
+    )
+    expect(() => executeWorkflow(ctx, {})).toThrow(TypeError)
+    expect(() => executeWorkflow(ctx, workflow, { progressThrottleMs: -1 })).toThrow(
+      /progressThrottleMs/,
+    )
+    expect(() => executeWorkflow(ctx, workflow, { timeoutMs: 0 })).toThrow(/timeoutMs/)
+  })
+})

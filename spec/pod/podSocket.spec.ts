@@ -1,0 +1,223 @@
+import { TestScheduler } from 'rxjs/testing'
+import { describe, expect, it } from 'vitest'
+import {
+  ComfyConnectionError,
+  ComfyPod,
+  type ConnectionState,
+  type PodDiagnostic,
+  type PodMessage,
+} from '../../src/index.js'
+import { fakeSockets } from '../support/FakeWebSocket.js'
+
+const STATUS = JSON.stringify({
+  type: 'status',
+  data: { status: { exec_info: { queue_remaining: 0 } }, sid: 'c1' },
+})
+const HANDSHAKE = JSON.stringify({
+  type: 'feature_flags',
+  data: { supports_preview_metadata: true },
+})
+
+function setup(options: Record<string, unknown> = {}) {
+  const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+  const { factory, sockets } = fakeSockets()
+  const pod = new ComfyPod('http://user:secret@pod.test:8188/comfy', {
+    clientId: 'c1',
+    webSocketFactory: factory,
+    scheduler,
+    idleCloseMs: 100,
+    connectTimeoutMs: 50,
+    reconnectDelayMs: 10,
+    maxReconnectAttempts: 2,
+    pingIntervalMs: 40,
+    random: () => 1,
+    headers: { 'x-team': 'a' },
+    ...options,
+  })
+  const states: ConnectionState[] = []
+  const diagnostics: PodDiagnostic[] = []
+  pod.connection$.subscribe((state) => states.push(state))
+  pod.diagnostics$.subscribe((diagnostic) => diagnostics.push(diagnostic))
+  return { scheduler, sockets, pod, states, diagnostics }
+}
+
+describe('ComfyPod socket', () => {
+  it('opens one socket for every subscriber and sends the feature_flags handshake first', () => {
+    const { scheduler, sockets, pod } = setup()
+    scheduler.run(() => {
+      const a: PodMessage[] = []
+      const b: PodMessage[] = []
+      pod.messages$.subscribe((m) => a.push(m))
+      pod.messages$.subscribe((m) => b.push(m))
+      expect(sockets).toHaveLength(1)
+      const socket = sockets[0]!
+      expect(socket.url).toBe('ws://pod.test:8188/comfy/ws?clientId=c1')
+      expect(socket.headers).toMatchObject({
+        'x-team': 'a',
+        authorization: `Basic ${Buffer.from('user:secret').toString('base64')}`,
+      })
+      expect(socket.binaryType).toBe('arraybuffer')
+      socket.open()
+      expect(socket.sent).toEqual([HANDSHAKE])
+      socket.receive(STATUS)
+      expect(a.map((m) => m.type)).toEqual(['status'])
+      expect(b.map((m) => m.type)).toEqual(['status'])
+      pod.close()
+    })
+  })
+
+  it('closes the socket idleCloseMs after the last subscriber leaves, and not before', () => {
+    const { scheduler, sockets, pod, states } = setup()
+    scheduler.run(({ flush }) => {
+      const first = pod.messages$.subscribe()
+      sockets[0]!.open()
+      first.unsubscribe()
+      scheduler.schedule(() => {
+        expect(sockets[0]!.closedByClient).toBe(false)
+        const second = pod.messages$.subscribe()
+        expect(sockets).toHaveLength(1)
+        second.unsubscribe()
+      }, 99)
+      scheduler.schedule(() => expect(sockets[0]!.closedByClient).toBe(false), 198)
+      flush()
+      expect(sockets[0]!.closedByClient).toBe(true)
+      expect(scheduler.now()).toBe(199)
+      expect(states.at(-1)).toEqual({ state: 'closed', reason: 'idle' })
+    })
+  })
+
+  it('pings every pingIntervalMs while open', () => {
+    const { scheduler, sockets, pod } = setup()
+    scheduler.run(() => {
+      const subscription = pod.messages$.subscribe()
+      sockets[0]!.open()
+      scheduler.schedule(() => {
+        expect(sockets[0]!.pings).toBe(3)
+        subscription.unsubscribe()
+        pod.close()
+      }, 125)
+    })
+  })
+
+  it('reconnects with the same clientId after a drop, with backoff, and handshakes again', () => {
+    const { scheduler, sockets, pod, states } = setup()
+    scheduler.run(({ flush }) => {
+      const received: PodMessage[] = []
+      pod.messages$.subscribe((m) => received.push(m))
+      sockets[0]!.open()
+      sockets[0]!.drop()
+      expect(states.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1, delayMs: 10 })
+      scheduler.schedule(() => expect(sockets).toHaveLength(1), 9)
+      scheduler.schedule(() => {
+        expect(sockets).toHaveLength(2)
+        sockets[1]!.open()
+        sockets[1]!.receive(STATUS)
+        pod.close()
+      }, 10)
+      flush()
+      expect(sockets[1]!.url).toBe(sockets[0]!.url)
+      expect(sockets[1]!.sent).toEqual([HANDSHAKE])
+      expect(received.map((m) => m.type)).toEqual(['status'])
+      expect(states.filter((s) => s.state === 'open')).toHaveLength(2)
+    })
+  })
+
+  it('gives up after maxReconnectAttempts with a ComfyConnectionError and reports each failure', () => {
+    const { scheduler, sockets, pod, states, diagnostics } = setup()
+    scheduler.run(({ flush }) => {
+      let error: unknown
+      pod.messages$.subscribe({ error: (e) => (error = e) })
+      sockets[0]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
+      // Attempt 1 fails and waits 10 ms; attempt 2 fails and waits 20 ms; attempt 3 fails for good.
+      scheduler.schedule(() => sockets[1]!.fail('Unexpected server response: 502'), 10)
+      scheduler.schedule(() => sockets[2]!.fail('Unexpected server response: 502'), 31)
+      flush()
+      expect(sockets).toHaveLength(3)
+      expect(error).toBeInstanceOf(ComfyConnectionError)
+      expect(error).toMatchObject({ reason: 'http_502' })
+      expect(states.map((s) => s.state)).toEqual([
+        'closed',
+        'connecting',
+        'reconnecting',
+        'connecting',
+        'reconnecting',
+        'connecting',
+        'failed',
+      ])
+      expect(
+        states
+          .filter((s) => s.state === 'reconnecting')
+          .map((s) => s.state === 'reconnecting' && s.delayMs),
+      ).toEqual([10, 20])
+      expect(diagnostics.filter((d) => d.kind === 'connection_issue')).toHaveLength(3)
+      expect(JSON.stringify(diagnostics)).not.toContain('secret')
+    })
+  })
+
+  it('counts a socket that does not open within connectTimeoutMs as failed', () => {
+    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 0 })
+    scheduler.run(({ flush }) => {
+      let error: unknown
+      let failedAt = -1
+      pod.messages$.subscribe({
+        error: (e) => {
+          error = e
+          failedAt = scheduler.now()
+        },
+      })
+      flush()
+      expect(failedAt).toBe(50)
+      expect(error).toMatchObject({ name: 'ComfyConnectionError', reason: 'timeout' })
+      expect(sockets[0]!.closedByClient).toBe(true)
+      expect(states.at(-1)).toMatchObject({ state: 'failed' })
+    })
+  })
+
+  it('reports a malformed frame on diagnostics$ and keeps the stream going', () => {
+    const { scheduler, sockets, pod, diagnostics } = setup()
+    scheduler.run(() => {
+      const received: PodMessage[] = []
+      pod.messages$.subscribe((m) => received.push(m))
+      sockets[0]!.open()
+      sockets[0]!.receive('{"type":"progress","data":{"value":"x"}}')
+      sockets[0]!.receive('not json')
+      sockets[0]!.receive(STATUS)
+      expect(received.map((m) => m.type)).toEqual(['status'])
+      expect(diagnostics.map((d) => d.kind === 'decode_issue' && d.reason)).toEqual([
+        'invalid_message',
+        'invalid_json',
+      ])
+      pod.close()
+    })
+  })
+
+  it('completes messages$ and refuses new jobs once closed', () => {
+    const { scheduler, sockets, pod } = setup()
+    scheduler.run(() => {
+      let completed = false
+      pod.messages$.subscribe({ complete: () => (completed = true) })
+      sockets[0]!.open()
+      pod.close()
+      expect(completed).toBe(true)
+      expect(sockets[0]!.closedByClient).toBe(true)
+      let error: unknown
+      pod
+        .executeWorkflow$({ '1': { class_type: 'SaveImage', inputs: {} } })
+        .subscribe({ error: (e) => (error = e) })
+      expect(error).toMatchObject({ name: 'ComfyConnectionError', reason: 'pod_closed' })
+      expect(sockets).toHaveLength(1)
+    })
+  })
+
+  it('rejects invalid options with a TypeError naming the option', () => {
+    expect(() => new ComfyPod('ftp://x')).toThrow(/url must be an http\(s\) URL/)
+    expect(() => new ComfyPod('http://x', { connectTimeoutMs: -1 })).toThrow(
+      /connectTimeoutMs must be a number > 0, received -1/,
+    )
+    expect(() => new ComfyPod('http://x', { maxReconnectAttempts: 1.5 })).toThrow(
+      /maxReconnectAttempts/,
+    )
+    expect(() => new ComfyPod('http://x', { clientId: '' })).toThrow(/clientId/)
+    expect(() => new ComfyPod('not a url with a secret:pw@')).toThrow(TypeError)
+  })
+})
