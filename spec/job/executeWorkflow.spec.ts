@@ -124,7 +124,7 @@ describe('executeWorkflow$', () => {
   it('posts only once the socket is open', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, cold, expectSubscriptions }) => {
-      const messages$ = hot('-------')
+      const messages$ = hot<PodMessage>('-------')
       const answer$ = cold('(a|)', { a: { promptId: P } })
       const open$ = hot('---o', { o: true })
       const ctx = context(scheduler, { messages$, open$, queuePrompt: () => answer$ })
@@ -163,7 +163,7 @@ describe('executeWorkflow$', () => {
     scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const controller = new AbortController()
       const messages$ = hot('-s------', { s: start })
-      const cancel$ = cold('-|')
+      const cancel$ = cold<void>('-|')
       scheduler.schedule(() => controller.abort(), 3)
       const ctx = context(scheduler, { messages$, cancel: () => cancel$ })
       expectObservable(

@@ -1,7 +1,7 @@
 import type { NodeOutput, ProgressStateMessage } from '../protocol/ComfyMessage.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { HistoryEntry } from '../protocol/History.js'
-import { ComfyError } from '../errors/ComfyError.js'
+import type { ComfyError } from '../errors/ComfyError.js'
 import { ComfyExecutionError } from '../errors/ComfyExecutionError.js'
 import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
 import type { ExecutionErrorData, ExecutionInterruptedData } from '../protocol/ComfyMessage.js'
