@@ -53,9 +53,18 @@ export {
   StatusMessage,
   UnknownMessage,
 } from './protocol/ComfyMessage.js'
-export type { ComfyMessage, ExecutionErrorData, ExecutionInterruptedData } from './protocol/ComfyMessage.js'
+export type {
+  ComfyMessage,
+  ExecutionErrorData,
+  ExecutionInterruptedData,
+} from './protocol/ComfyMessage.js'
 export { PreviewMetadata } from './protocol/BinaryFrame.js'
 export { History, HistoryEntry, HistoryStatus } from './protocol/History.js'
-export { NodeErrors, PromptAccepted, PromptError, PromptRejected } from './protocol/PromptResponse.js'
+export {
+  NodeErrors,
+  PromptAccepted,
+  PromptError,
+  PromptRejected,
+} from './protocol/PromptResponse.js'
 export { Queue, QueueItem } from './protocol/Queue.js'
 export { SystemStats } from './protocol/SystemStats.js'
