@@ -5,6 +5,7 @@ export type { ConnectionState } from './pod/ConnectionState.js'
 export type { ConnectionIssue, PodDiagnostic } from './pod/PodDiagnostic.js'
 
 export type { ExecuteWorkflowOptions } from './job/ExecuteWorkflowOptions.js'
+export type { TrackPromptOptions } from './job/TrackPromptOptions.js'
 export type {
   JobCompleted,
   JobEvent,
@@ -19,10 +20,12 @@ export type { ComfyImage, ComfyUIJobResult, JobMethod } from './job/ComfyUIJobRe
 export { Workflow, WorkflowNode } from './job/Workflow.js'
 
 export { ComfyError } from './errors/ComfyError.js'
+export { ComfyAuthError } from './errors/ComfyAuthError.js'
 export { ComfyConnectionError } from './errors/ComfyConnectionError.js'
 export { ComfyExecutionError } from './errors/ComfyExecutionError.js'
 export { ComfyHttpError } from './errors/ComfyHttpError.js'
 export { ComfyInterruptedError } from './errors/ComfyInterruptedError.js'
+export { ComfyPromptLostError } from './errors/ComfyPromptLostError.js'
 export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
 export { ComfyValidationError } from './errors/ComfyValidationError.js'
 

@@ -4,10 +4,13 @@ import { describe, expect, it } from 'vitest'
 import {
   ComfyInterruptedError,
   ComfyTimeoutError,
+  type ConnectionState,
+  type ExecuteWorkflowOptions,
   type JobEvent,
   type PodMessage,
 } from '../../src/index.js'
-import { executeWorkflow, type JobContext } from '../../src/job/executeWorkflow.js'
+import { executeWorkflow, type QueuePrompt } from '../../src/job/executeWorkflow.js'
+import type { JobContext } from '../../src/job/followPrompt.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import { msg } from '../support/messages.js'
 
@@ -27,22 +30,31 @@ function testScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
 }
 
-function context(
-  scheduler: TestScheduler,
-  overrides: Partial<JobContext> & { messages$: Observable<PodMessage> },
-): JobContext {
-  return {
+interface Fakes extends Partial<JobContext> {
+  readonly messages$: Observable<PodMessage>
+  readonly queuePrompt?: QueuePrompt
+}
+
+/** A job over fake pod effects: `run` takes the workflow and options of `executeWorkflow$`. */
+function context(scheduler: TestScheduler, fakes: Fakes) {
+  const { messages$, queuePrompt = () => of({ promptId: P }), ...overrides } = fakes
+  const ctx: JobContext = {
     scheduler,
-    socketUrl: 'ws://pod/ws',
     newPromptId: () => P,
-    listen$: () => overrides.messages$,
-    open$: of(true),
-    queuePrompt: () => of({ promptId: P }),
-    queuePosition: () => of(0),
+    listen$: () => messages$,
+    connection$: of({ state: 'open', connectTimeMs: 1 }),
+    reconnect: () => undefined,
+    lastMessageAt: () => scheduler.now(),
+    socketRetryMs: 1000,
+    queueState: () => of({ state: 'pending', position: 0 }),
     getHistory: () => of(undefined),
     cancel: () => EMPTY,
     viewUrl: () => 'http://pod/view',
     ...overrides,
+  }
+  return {
+    run: (job: Workflow, options?: ExecuteWorkflowOptions) =>
+      executeWorkflow(ctx, queuePrompt, job, options),
   }
 }
 
@@ -70,7 +82,7 @@ describe('executeWorkflow$', () => {
         x: saved,
         n: done,
       })
-      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, {
+      const events$ = context(scheduler, { messages$ }).run(workflow, {
         progressThrottleMs: 6,
       })
       // Leading edge at 3, trailing edges at 9 and 15, a new leading edge at 25; the end at once.
@@ -92,7 +104,7 @@ describe('executeWorkflow$', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       const messages$ = hot('-s-e-a-n', { s: start, e: exec2, a: step(5), n: done })
-      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, {
+      const events$ = context(scheduler, { messages$ }).run(workflow, {
         progressThrottleMs: 100,
       })
       expectObservable(events$.pipe(map(summary))).toBe('qs-a---(fz|)', {
@@ -111,7 +123,7 @@ describe('executeWorkflow$', () => {
       const messages$ = hot('--s------n', { s: start, n: done })
       const answer$ = cold('-----(a|)', { a: { promptId: P } })
       const ctx = context(scheduler, { messages$, queuePrompt: () => answer$ })
-      expectObservable(executeWorkflow(ctx, workflow).pipe(map(summary))).toBe('--(qs)---(fz|)', {
+      expectObservable(ctx.run(workflow).pipe(map(summary))).toBe('--(qs)---(fz|)', {
         q: 'queued',
         s: 'started',
         f: 'p100',
@@ -126,9 +138,16 @@ describe('executeWorkflow$', () => {
     scheduler.run(({ hot, cold, expectSubscriptions }) => {
       const messages$ = hot<PodMessage>('-------')
       const answer$ = cold('(a|)', { a: { promptId: P } })
-      const open$ = hot('---o', { o: true })
-      const ctx = context(scheduler, { messages$, open$, queuePrompt: () => answer$ })
-      const subscription = executeWorkflow(ctx, workflow).subscribe()
+      const open$ = hot<ConnectionState>('c--o', {
+        c: { state: 'connecting', attempt: 1 },
+        o: { state: 'open', connectTimeMs: 3 },
+      })
+      const ctx = context(scheduler, {
+        messages$,
+        connection$: open$,
+        queuePrompt: () => answer$,
+      })
+      const subscription = ctx.run(workflow).subscribe()
       scheduler.schedule(() => subscription.unsubscribe(), 6)
       expectSubscriptions(answer$.subscriptions).toBe('---(^!)')
     })
@@ -138,7 +157,7 @@ describe('executeWorkflow$', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const messages$ = hot('-s------', { s: start })
-      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow, { timeoutMs: 5 })
+      const events$ = context(scheduler, { messages$ }).run(workflow, { timeoutMs: 5 })
       expectObservable(events$.pipe(map(summary))).toBe(
         'qs---#',
         { q: 'queued', s: 'started' },
@@ -152,7 +171,7 @@ describe('executeWorkflow$', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const messages$ = hot('-s---------', { s: start })
-      const events$ = executeWorkflow(context(scheduler, { messages$ }), workflow)
+      const events$ = context(scheduler, { messages$ }).run(workflow)
       expectObservable(events$.pipe(map(summary)), '^--!').toBe('qs', { q: 'queued', s: 'started' })
       expectSubscriptions(messages$.subscriptions).toBe('^--!')
     })
@@ -166,22 +185,20 @@ describe('executeWorkflow$', () => {
       const cancel$ = cold<void>('-|')
       scheduler.schedule(() => controller.abort(), 3)
       const ctx = context(scheduler, { messages$, cancel: () => cancel$ })
-      expectObservable(
-        executeWorkflow(ctx, workflow, { signal: controller.signal }).pipe(map(summary)),
-      ).toBe('qs-#', { q: 'queued', s: 'started' }, new ComfyInterruptedError({ prompt_id: P }))
+      expectObservable(ctx.run(workflow, { signal: controller.signal }).pipe(map(summary))).toBe(
+        'qs-#',
+        { q: 'queued', s: 'started' },
+        new ComfyInterruptedError({ prompt_id: P }),
+      )
       expectSubscriptions(cancel$.subscriptions).toBe('---^!')
     })
   })
 
   it('rejects a workflow in the UI save format and invalid options with a TypeError', () => {
     const ctx = context(testScheduler(), { messages$: EMPTY })
-    expect(() => executeWorkflow(ctx, { nodes: [], links: [] } as unknown as Workflow)).toThrow(
-      /Export \(API\)/,
-    )
-    expect(() => executeWorkflow(ctx, {})).toThrow(TypeError)
-    expect(() => executeWorkflow(ctx, workflow, { progressThrottleMs: -1 })).toThrow(
-      /progressThrottleMs/,
-    )
-    expect(() => executeWorkflow(ctx, workflow, { timeoutMs: 0 })).toThrow(/timeoutMs/)
+    expect(() => ctx.run({ nodes: [], links: [] } as unknown as Workflow)).toThrow(/Export \(API\)/)
+    expect(() => ctx.run({})).toThrow(TypeError)
+    expect(() => ctx.run(workflow, { progressThrottleMs: -1 })).toThrow(/progressThrottleMs/)
+    expect(() => ctx.run(workflow, { timeoutMs: 0 })).toThrow(/timeoutMs/)
   })
 })

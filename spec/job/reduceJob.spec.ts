@@ -6,7 +6,6 @@ import {
   decodeFrame,
   type JobEvent,
 } from '../../src/index.js'
-import { expectedNodes } from '../../src/job/expectedNodes.js'
 import {
   initialJobState,
   reduceJob,
@@ -30,7 +29,7 @@ function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
   if (post?.dir !== 'http') throw new Error('no POST /prompt in the trace')
   const workflow = (post.req as { prompt: Workflow }).prompt
   const promptId = (post.resp as { prompt_id: string }).prompt_id
-  let state: JobState = initialJobState(promptId, expectedNodes(workflow), post.t, viewUrl)
+  let state: JobState = initialJobState(promptId, workflow, post.t, viewUrl)
   const events: (JobEvent | JobFailed)[] = []
   const feed = (input: JobInput) => {
     const step = reduceJob(state, input)
@@ -44,7 +43,12 @@ function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
     now = entry.t
     if (entry === post) {
       feed({ kind: 'accepted', at: now, promptId })
-      feed({ kind: 'position', at: now, position: 0 })
+      feed({
+        kind: 'queue',
+        at: now,
+        source: 'websocket',
+        queue: { state: 'pending', position: 0 },
+      })
     } else if (entry.dir === 'ws-in' && entry.frame === 'text') {
       const decoded = decodeFrame(JSON.stringify(entry.msg))
       if (isRight(decoded)) router.dispatch(decoded.right)
@@ -163,7 +167,7 @@ describe('reduceJob', () => {
     '1': { class_type: 'EmptyImage', inputs: {} },
     '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } },
   }
-  const start = (): JobState => initialJobState('p', expectedNodes(workflow), 0, viewUrl)
+  const start = (): JobState => initialJobState('p', workflow, 0, viewUrl)
   const run = (inputs: JobInput[], state = start()) =>
     inputs.reduce<{ state: JobState; events: (JobEvent | JobFailed)[] }>(
       (acc, input) => {
@@ -182,7 +186,7 @@ describe('reduceJob', () => {
     const { events } = run([
       ws('execution_start', { prompt_id: 'p' }),
       { kind: 'accepted', at: 2, promptId: 'p' },
-      { kind: 'position', at: 2, position: 3 },
+      { kind: 'queue', at: 2, source: 'websocket', queue: { state: 'pending', position: 3 } },
     ])
     expect(events.map((event) => event.type)).toEqual(['queued', 'started'])
     expect(events[0]).toMatchObject({ position: 0 })

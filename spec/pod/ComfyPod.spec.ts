@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { lastValueFrom, toArray } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
-  ComfyConnectionError,
   ComfyExecutionError,
   ComfyHttpError,
   ComfyInterruptedError,
@@ -192,18 +191,12 @@ describe('ComfyPod over a real socket', () => {
     expect(error).toMatchObject({ status: 500, method: 'POST' })
   })
 
-  it('fails with ComfyConnectionError when the socket is refused, without posting the prompt', async () => {
-    simulator.refuseSockets(true)
-    const error = await failure(run(pod(), withSteps(1)))
-    expect(error).toBeInstanceOf(ComfyConnectionError)
-    expect(simulator.queueRemaining + simulator.historyPromptIds.length).toBe(0)
-  })
-
-  it('fails with ComfyConnectionError when nothing listens on the port', async () => {
+  it('fails with ComfyHttpError (status 0) when nothing listens on the port', async () => {
     const url = simulator.url
     await simulator.close()
     const error = await failure(run(pod({}, url), withSteps(1)))
-    expect(error).toMatchObject({ name: 'ComfyConnectionError', reason: 'refused' })
+    expect(error).toBeInstanceOf(ComfyHttpError)
+    expect(error).toMatchObject({ status: 0, method: 'POST' })
     simulator = await startComfySimulator()
   })
 

@@ -4,10 +4,13 @@ import type { HistoryEntry } from '../protocol/History.js'
 import type { ComfyError } from '../errors/ComfyError.js'
 import { ComfyExecutionError } from '../errors/ComfyExecutionError.js'
 import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
+import { ComfyPromptLostError } from '../errors/ComfyPromptLostError.js'
 import type { ExecutionErrorData, ExecutionInterruptedData } from '../protocol/ComfyMessage.js'
 import type { ComfyImage, JobMethod } from './ComfyUIJobResult.js'
+import { expectedNodes } from './expectedNodes.js'
 import type { JobEvent, JobProgress } from './JobEvent.js'
 import { measureProgress, round1, type NodeState } from './measureProgress.js'
+import type { Workflow } from './Workflow.js'
 
 /**
  * Where a job is: `submitting` (POST /prompt not answered), `queued`, `running`, `finishing`
@@ -21,8 +24,11 @@ export interface JobState {
   readonly promptId: string
   readonly phase: JobPhase
   readonly queuedEmitted: boolean
+  /** Whether the prompt's graph is known (a tracked prompt's comes from the queue). */
+  readonly graphKnown: boolean
   /** The nodes expected to run, with their weights; cached nodes are removed. */
   readonly expected: ReadonlyMap<string, number>
+  readonly cachedNodes: readonly string[]
   readonly nodes: ReadonlyMap<string, NodeState>
   /** Once a `progress_state` has come, it alone drives node states (protocol §4.1). */
   readonly fromProgressState: boolean
@@ -33,14 +39,29 @@ export interface JobState {
   readonly progressKey: string
   readonly submittedAt: number
   readonly startedAt: number | undefined
+  /** The last queue snapshot did not list the prompt; a history without it makes a lost round. */
+  readonly absentFromQueue: boolean
+  /** Rounds in a row that found the prompt in neither the queue nor history (§5.14). */
+  readonly lostRounds: number
   readonly viewUrl: (image: { filename: string; subfolder: string; type: string }) => string
 }
+
+/** Where a prompt stands in `GET /queue`, with its graph when listed. */
+export type QueueState =
+  | { readonly state: 'pending'; readonly position: number; readonly workflow?: Workflow }
+  | { readonly state: 'running'; readonly workflow?: Workflow }
+  | { readonly state: 'absent' }
 
 /** What the reducer consumes: the pod's answers, WebSocket messages and REST snapshots. */
 export type JobInput =
   | { readonly kind: 'accepted'; readonly at: number; readonly promptId: string }
-  | { readonly kind: 'position'; readonly at: number; readonly position: number }
   | { readonly kind: 'message'; readonly at: number; readonly message: PodMessage }
+  | {
+      readonly kind: 'queue'
+      readonly at: number
+      readonly source: JobMethod
+      readonly queue: QueueState
+    }
   | {
       readonly kind: 'history'
       readonly at: number
@@ -61,18 +82,24 @@ export interface JobStep {
   readonly events: readonly (JobEvent | JobFailed)[]
 }
 
-/** The state of a job about to be submitted. */
+/**
+ * The state of a job about to be submitted, or (`phase: 'queued'`) of a prompt queued earlier,
+ * whose graph may not be known yet.
+ */
 export function initialJobState(
   promptId: string,
-  expected: ReadonlyMap<string, number>,
+  workflow: Workflow | undefined,
   submittedAt: number,
   viewUrl: JobState['viewUrl'],
+  phase: 'submitting' | 'queued' = 'submitting',
 ): JobState {
   return {
     promptId,
-    phase: 'submitting',
+    phase,
     queuedEmitted: false,
-    expected,
+    graphKnown: workflow !== undefined,
+    expected: workflow === undefined ? new Map() : expectedNodes(workflow),
+    cachedNodes: [],
     nodes: new Map(),
     fromProgressState: false,
     currentNode: undefined,
@@ -81,6 +108,8 @@ export function initialJobState(
     progressKey: '0|0|',
     submittedAt,
     startedAt: undefined,
+    absentFromQueue: false,
+    lostRounds: 0,
     viewUrl,
   }
 }
@@ -101,22 +130,14 @@ export function reduceJob(state: JobState, input: JobInput): JobStep {
         },
         events: [],
       }
-    case 'position':
-      return state.phase === 'queued' && !state.queuedEmitted
-        ? {
-            state: { ...state, queuedEmitted: true },
-            events: [
-              {
-                type: 'queued',
-                promptId: state.promptId,
-                source: 'websocket',
-                position: input.position,
-              },
-            ],
-          }
-        : { state, events: [] }
+    case 'queue':
+      return reduceQueue(withGraph(state, input.queue), input.queue, input.at, input.source)
     case 'message':
-      return reduceMessage(state, input.message, input.at)
+      return reduceMessage(
+        state.lostRounds === 0 ? state : { ...state, lostRounds: 0, absentFromQueue: false },
+        input.message,
+        input.at,
+      )
     case 'history':
       return reduceHistory(state, input.entry, input.at, input.source)
   }
@@ -130,7 +151,7 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
     case 'execution_cached': {
       const expected = new Map(state.expected)
       for (const node of message.data.nodes) expected.delete(node)
-      return { state: { ...state, expected }, events: [] }
+      return { state: { ...state, expected, cachedNodes: message.data.nodes }, events: [] }
     }
     case 'executing': {
       if (message.data.node === null) {
@@ -225,7 +246,12 @@ function reduceHistory(
   source: JobMethod,
 ): JobStep {
   if (entry === undefined) {
-    return state.phase === 'finishing' ? complete(state, [], at, source) : { state, events: [] }
+    if (state.phase === 'finishing') return complete(state, [], at, source)
+    if (!state.absentFromQueue) return { state, events: [] }
+    const lostRounds = state.lostRounds + 1
+    return lostRounds >= 2
+      ? fail(state, new ComfyPromptLostError(state.promptId))
+      : { state: { ...state, absentFromQueue: false, lostRounds }, events: [] }
   }
   const lead = start(state, at, source)
   for (const [name, data] of entry.status?.messages ?? []) {
@@ -263,6 +289,34 @@ function reduceHistory(
     at,
     source,
   )
+}
+
+function reduceQueue(state: JobState, queue: QueueState, at: number, source: JobMethod): JobStep {
+  switch (queue.state) {
+    case 'absent':
+      return { state: { ...state, absentFromQueue: true }, events: [] }
+    case 'running':
+      return start({ ...state, absentFromQueue: false, lostRounds: 0 }, at, source)
+    case 'pending': {
+      const present = { ...state, absentFromQueue: false, lostRounds: 0 }
+      return state.phase === 'queued' && !state.queuedEmitted
+        ? {
+            state: { ...present, queuedEmitted: true },
+            events: [
+              { type: 'queued', promptId: state.promptId, source, position: queue.position },
+            ],
+          }
+        : { state: present, events: [] }
+    }
+  }
+}
+
+/** A tracked prompt's graph, learnt from the queue: the expected nodes, less the cached ones. */
+function withGraph(state: JobState, queue: QueueState): JobState {
+  if (state.graphKnown || queue.state === 'absent' || queue.workflow === undefined) return state
+  const expected = expectedNodes(queue.workflow)
+  for (const node of state.cachedNodes) expected.delete(node)
+  return { ...state, graphKnown: true, expected }
 }
 
 /** Enters `running`, emitting `queued` first if it has not been (the start can beat the HTTP answer). */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
   BehaviorSubject,
-  filter,
   ignoreElements,
   Observable,
   ReplaySubject,
@@ -13,10 +12,14 @@ import {
 } from 'rxjs'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { ComfyValidationError } from '../errors/ComfyValidationError.js'
-import type { JobEvent } from '../job/JobEvent.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
-import { executeWorkflow, type JobContext } from '../job/executeWorkflow.js'
-import type { Workflow } from '../job/Workflow.js'
+import { executeWorkflow, type QueuePrompt } from '../job/executeWorkflow.js'
+import type { JobContext } from '../job/followPrompt.js'
+import type { JobEvent } from '../job/JobEvent.js'
+import type { QueueState } from '../job/reduceJob.js'
+import { trackPrompt } from '../job/trackPrompt.js'
+import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
+import { Workflow } from '../job/Workflow.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import { History, type HistoryEntry } from '../protocol/History.js'
 import { PromptAccepted, PromptRejected, type NodeErrors } from '../protocol/PromptResponse.js'
@@ -117,7 +120,10 @@ export class ComfyPod {
   /** Replays to late subscribers, so that a closed pod's streams complete at once. */
   private readonly closed$ = new ReplaySubject<void>(1)
   private isClosed = false
+  private readonly reconnect$ = new Subject<void>()
+  private lastMessageAt = Number.NEGATIVE_INFINITY
   private readonly jobContext: JobContext
+  private readonly queuePrompt: QueuePrompt
 
   /**
    * @param url - `http(s)://[user:pass@]host[:port][/base]`; the WebSocket URL is derived from it
@@ -140,7 +146,9 @@ export class ComfyPod {
     this.messages$ = podMessages$(this.address, this.options, {
       state: (state) => this.connection.next(state),
       diagnostic: (diagnostic) => this.diagnostics.next(diagnostic),
+      reconnect$: this.reconnect$,
     }).pipe(
+      tap(() => (this.lastMessageAt = this.options.scheduler.now())),
       takeUntil(this.closed$),
       tap({
         unsubscribe: () => this.connection.next({ state: 'closed', reason: 'idle' }),
@@ -157,17 +165,19 @@ export class ComfyPod {
     )
     this.jobContext = {
       scheduler: this.options.scheduler,
-      socketUrl: redactUrl(this.address.wsUrl),
       newPromptId: () => randomUUID(),
       listen$: (promptId) => this.listen$(promptId),
-      open$: this.connection.pipe(filter((state) => state.state === 'open')),
-      queuePrompt: async ({ workflow, promptId, extraData, front }) =>
-        this.queueWorkflow(workflow, { promptId, extraData, front }),
-      queuePosition: (promptId) => this.queuePosition(promptId),
+      connection$: this.connection$,
+      reconnect: () => this.reconnect$.next(),
+      lastMessageAt: () => this.lastMessageAt,
+      socketRetryMs: this.options.maxReconnectDelayMs,
+      queueState: (promptId) => this.queueState(promptId),
       getHistory: (promptId) => this.getHistory(promptId),
       cancel: (promptId) => this.cancel(promptId),
       viewUrl: (image) => this.viewUrl(image),
     }
+    this.queuePrompt = ({ workflow, promptId, extraData, front }) =>
+      this.queueWorkflow(workflow, { promptId, extraData, front })
   }
 
   /**
@@ -188,7 +198,27 @@ export class ComfyPod {
    * @throws TypeError for a workflow not in API format or an invalid option
    */
   executeWorkflow$(workflow: Workflow, options?: ExecuteWorkflowOptions): Observable<JobEvent> {
-    return executeWorkflow(this.jobContext, workflow, options)
+    return executeWorkflow(this.jobContext, this.queuePrompt, workflow, options)
+  }
+
+  /**
+   * Follows a prompt queued earlier — by this process, or by a previous one that used the same
+   * `clientId` — to its end, as `executeWorkflow$` would: reconciled from `/queue` and
+   * `/history` first, then the socket, with the same fallback, watchdog and single end.
+   *
+   * @example
+   * ```ts
+   * const pod = new ComfyPod(url, { clientId: savedClientId })
+   * pod.track$(savedPromptId).subscribe((event) => console.log(event.type)) // queued, started, …
+   * ```
+   * @param promptId - the id the pod gave the prompt
+   * @param options - see `TrackPromptOptions`
+   * @returns the prompt's `JobEvent`s from where it stands now; `ComfyPromptLostError` if the
+   *   pod has it neither queued nor in history
+   * @throws TypeError for an empty promptId or an invalid option
+   */
+  track$(promptId: string, options?: TrackPromptOptions): Observable<JobEvent> {
+    return trackPrompt(this.jobContext, promptId, options)
   }
 
   /**
@@ -293,7 +323,7 @@ export class ComfyPod {
 
   /**
    * Closes the socket now and ends the pod: `messages$` completes, running jobs fail with
-   * `ComfyConnectionError`, new jobs fail at once. Idempotent.
+   * `ComfyConnectionError` (reason `pod_closed`), new jobs fail at once. Idempotent.
    */
   close(): void {
     if (this.isClosed) return
@@ -302,32 +332,30 @@ export class ComfyPod {
     this.closed$.complete()
     this.connection.complete()
     this.diagnostics.complete()
+    this.reconnect$.complete()
   }
 
-  private async queuePosition(promptId: string): Promise<number> {
-    const { queue_pending } = await this.getQueue()
-    const ahead = queue_pending.filter(
-      ([number, id]) => id !== promptId && number < numberOf(queue_pending, promptId),
-    )
-    return ahead.length
+  private async queueState(promptId: string): Promise<QueueState> {
+    const { queue_running, queue_pending } = await this.getQueue()
+    const running = queue_running.find(([, id]) => id === promptId)
+    if (running !== undefined) return { state: 'running', ...graphOf(running) }
+    const pending = queue_pending.find(([, id]) => id === promptId)
+    if (pending === undefined) return { state: 'absent' }
+    // `queue_pending` is a heap, not sorted (§5.4): the position counts the lower numbers.
+    const position = queue_pending.filter(([number]) => number < pending[0]).length
+    return { state: 'pending', position, ...graphOf(pending) }
   }
 
   private listen$(promptId: string): Observable<PodMessage> {
     return new Observable<PodMessage>((subscriber) => {
       if (this.isClosed) {
-        subscriber.error(
-          new ComfyConnectionError(
-            'the pod is closed',
-            redactUrl(this.address.wsUrl),
-            'pod_closed',
-          ),
-        )
+        subscriber.error(this.closedError())
         return
       }
       const unregister = this.router.register(promptId, (message) => subscriber.next(message))
       const subscription = this.routed$.subscribe({
         error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
+        complete: () => subscriber.error(this.closedError()),
       })
       return () => {
         unregister()
@@ -335,8 +363,16 @@ export class ComfyPod {
       }
     })
   }
+
+  private closedError(): ComfyConnectionError {
+    return new ComfyConnectionError(
+      'the pod is closed',
+      redactUrl(this.address.wsUrl),
+      'pod_closed',
+    )
+  }
 }
 
-function numberOf(items: readonly (readonly [number, string])[], promptId: string): number {
-  return items.find(([, id]) => id === promptId)?.[0] ?? Number.NEGATIVE_INFINITY
+function graphOf(item: readonly [number, string, unknown]): { workflow?: Workflow } {
+  return Workflow.is(item[2]) ? { workflow: item[2] } : {}
 }

@@ -1,5 +1,6 @@
 import type * as t from 'io-ts'
 import { isLeft } from 'fp-ts/lib/Either.js'
+import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 import { formatValidationErrors } from '../protocol/formatValidationErrors.js'
 import type { PodAddress } from './podAddress.js'
@@ -90,7 +91,14 @@ export class PodHttpClient {
     return decoded.right
   }
 
-  private statusError(method: string, path: string, response: PodResponse): ComfyHttpError {
+  private statusError(
+    method: string,
+    path: string,
+    response: PodResponse,
+  ): ComfyHttpError | ComfyAuthError {
+    if (response.status === 401 || response.status === 403) {
+      return new ComfyAuthError(redactUrl(this.address.httpUrl(path)), response.status)
+    }
     return this.error(method, path, response, `answered ${response.status}`)
   }
 

@@ -17,6 +17,7 @@ import {
   timer,
 } from 'rxjs'
 import * as rxjsWebsockets from 'rxjs-websockets'
+import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { decodeFrame, type PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from './ConnectionState.js'
@@ -26,10 +27,12 @@ import type { PodDiagnostic } from './PodDiagnostic.js'
 import { reconnectDelay } from './reconnectDelay.js'
 import { redactUrl } from './redactUrl.js'
 
-/** Where the socket pipeline reports what it does. */
+/** Where the socket pipeline reports what it does, and how it is told to start over. */
 export interface SocketReport {
   state(state: ConnectionState): void
   diagnostic(diagnostic: PodDiagnostic): void
+  /** Each emission drops the current socket and reconnects (a watchdog found it silent). */
+  readonly reconnect$: Observable<unknown>
 }
 
 // rxjs-websockets is CommonJS with a default export: from ESM, Node hands over its whole exports.
@@ -45,7 +48,8 @@ const HANDSHAKE = JSON.stringify({
 /**
  * The decoded messages of a pod's WebSocket, cold: each subscription opens a socket, sends the
  * feature-flags handshake, pings, and reconnects with capped exponential backoff and jitter when
- * the socket fails or drops. Errors with `ComfyConnectionError` once the attempts are spent.
+ * the socket fails or drops. Errors with `ComfyConnectionError` once the attempts are spent, and
+ * with `ComfyAuthError` at once on a 401/403 upgrade (retrying would only storm the pod).
  */
 export function podMessages$(
   address: PodAddress,
@@ -93,7 +97,12 @@ export function podMessages$(
           }),
           ignoreElements(),
         )
-        return merge(frames$, pings$)
+        const restart$ = report.reconnect$.pipe(
+          map(() => {
+            throw new ComfyConnectionError(`${url} was silent; reconnecting`, url, 'stalled')
+          }),
+        )
+        return merge(frames$, pings$, restart$)
       }),
       catchError((error: unknown) => throwError(() => toConnectionError(error, url))),
     )
@@ -102,7 +111,8 @@ export function podMessages$(
   return connection$.pipe(
     retry({
       count: options.maxReconnectAttempts,
-      delay: (error: ComfyConnectionError, retryCount) => {
+      delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
+        if (error instanceof ComfyAuthError) return throwError(() => error)
         const delayMs = reconnectDelay(
           attempt,
           options.reconnectDelayMs,
@@ -116,7 +126,7 @@ export function podMessages$(
       resetOnSuccess: true,
     }),
     tap({
-      error: (error: ComfyConnectionError) => {
+      error: (error: ComfyConnectionError | ComfyAuthError) => {
         report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
         report.state({ state: 'failed', reason: error.message })
       },
@@ -130,10 +140,12 @@ export function podMessages$(
   )
 }
 
-function toConnectionError(error: unknown, url: string): ComfyConnectionError {
+function toConnectionError(error: unknown, url: string): ComfyConnectionError | ComfyAuthError {
   if (error instanceof ComfyConnectionError) return error
   const message = error instanceof Error ? error.message : String(error)
   const status = /Unexpected server response: (\d+)/.exec(message)?.[1]
+  if (status === '401' || status === '403')
+    return new ComfyAuthError(url, Number(status), { cause: error })
   const reason =
     status !== undefined
       ? `http_${status}`

@@ -1,0 +1,45 @@
+/** Options of `pod.track$(promptId, options)`, and the common part of `executeWorkflow$`'s. */
+export interface TrackPromptOptions {
+  /**
+   * Minimum time between two `progress` events (leading and trailing edges are both kept). No
+   * other event is delayed or dropped, and the final `progress` of 100 is never held back.
+   * @default 1000
+   */
+  readonly progressThrottleMs?: number
+  /**
+   * Limit for the whole job, from subscription to the end; past it the job fails with
+   * `ComfyTimeoutError`. `Infinity` for none.
+   * @default 1800000 (30 minutes)
+   */
+  readonly timeoutMs?: number
+  /**
+   * Limit for the wait in the pod's queue; past it the prompt is deleted from the queue and the
+   * job fails with `ComfyTimeoutError`. `Infinity` for none.
+   * @default Infinity
+   */
+  readonly queueTimeoutMs?: number
+  /**
+   * Interval of REST polling (`GET /queue`, then `GET /history/{id}`) while the socket is down;
+   * doubled after each failed poll, up to 30 s.
+   * @default 1000
+   */
+  readonly pollIntervalMs?: number
+  /**
+   * A job that hears nothing for this long checks the pod over REST; if its prompt is running
+   * and the whole socket has been silent as long, the socket is reopened (silent de-registration,
+   * protocol §6). Keep it above your longest node without progress ticks.
+   * @default 60000
+   */
+  readonly stallTimeoutMs?: number
+  /**
+   * Aborting it cancels the prompt on the pod (deleted while pending, interrupted by prompt id
+   * while running) and fails the job with `ComfyInterruptedError`.
+   * @default none
+   */
+  readonly signal?: AbortSignal
+  /**
+   * Cancel the prompt on the pod when the job is unsubscribed before its end.
+   * @default false
+   */
+  readonly cancelOnUnsubscribe?: boolean
+}
