@@ -1,0 +1,162 @@
+import { BehaviorSubject, EMPTY, map, type Observable, of, throwError } from 'rxjs'
+import { TestScheduler } from 'rxjs/testing'
+import { describe, expect, it } from 'vitest'
+import {
+  ComfyHttpError,
+  ComfyPromptLostError,
+  type ConnectionState,
+  type JobEvent,
+  type PodMessage,
+} from '../../src/index.js'
+import { executeWorkflow } from '../../src/job/executeWorkflow.js'
+import type { JobContext } from '../../src/job/followPrompt.js'
+import type { QueueState } from '../../src/job/reduceJob.js'
+import type { Workflow } from '../../src/job/Workflow.js'
+import type { HistoryEntry } from '../../src/protocol/History.js'
+import { msg } from '../support/messages.js'
+
+const P = 'p1'
+const workflow: Workflow = { '1': { class_type: 'SaveImage', inputs: {} } }
+const failed: ConnectionState = { state: 'failed', reason: 'refused' }
+const open: ConnectionState = { state: 'open', connectTimeMs: 1 }
+const reconnecting: ConnectionState = {
+  state: 'reconnecting',
+  attempt: 1,
+  delayMs: 1,
+  reason: 'closed',
+}
+const entry: HistoryEntry = {
+  outputs: {},
+  status: { status_str: 'success', completed: true, messages: [] },
+}
+const serverError = () =>
+  throwError(() => new ComfyHttpError('500', 'GET', 'http://pod/queue', 500))
+
+/** The pod's connection$: a BehaviorSubject like the real one, so a late subscriber sees the state. */
+function states(
+  first: ConnectionState,
+  later$?: Observable<ConnectionState>,
+): Observable<ConnectionState> {
+  const subject = new BehaviorSubject(first)
+  later$?.subscribe(subject)
+  return subject
+}
+
+interface Effects {
+  messages$?: Observable<PodMessage>
+  connection$: Observable<ConnectionState>
+  queueState(call: number): Observable<QueueState>
+  history(): HistoryEntry | undefined
+}
+
+/** A job over scripted pod effects, recording when each REST call and reconnect happened. */
+function job(scheduler: TestScheduler, effects: Effects, options = {}) {
+  const calls = { queue: [] as number[], history: [] as number[], reconnect: [] as number[] }
+  let lastMessageAt = 0
+  const context: JobContext = {
+    scheduler,
+    newPromptId: () => P,
+    listen$: () =>
+      (effects.messages$ ?? EMPTY).pipe(map((m) => ((lastMessageAt = scheduler.now()), m))),
+    connection$: effects.connection$,
+    reconnect: () => calls.reconnect.push(scheduler.now()),
+    lastMessageAt: () => lastMessageAt,
+    socketRetryMs: 1000,
+    queueState: () => effects.queueState(calls.queue.push(scheduler.now())),
+    getHistory: () => (calls.history.push(scheduler.now()), of(effects.history())),
+    cancel: () => EMPTY,
+    viewUrl: () => 'http://pod/view',
+  }
+  const events$ = executeWorkflow(context, () => of({ promptId: P }), workflow, {
+    progressThrottleMs: 0,
+    pollIntervalMs: 10,
+    stallTimeoutMs: 50,
+    ...options,
+  }).pipe(map((event: JobEvent) => (event.type === 'progress' ? `p${event.progress}` : event.type)))
+  return { events$, calls }
+}
+
+describe('the job’s REST side, in virtual time', () => {
+  it('polls every pollIntervalMs while the socket is down, doubling the wait after each failed poll', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { events$, calls } = job(scheduler, {
+        messages$: hot('#', undefined, new Error('socket lost')),
+        connection$: states(failed),
+        // The position query, two failed polls, then the prompt runs.
+        queueState: (call) => (call === 2 || call === 3 ? serverError() : of({ state: 'running' })),
+        history: () => (scheduler.now() >= 80 ? entry : undefined),
+      })
+      expectObservable(events$).toBe('(qs) 76ms (fz|)', {
+        q: 'queued',
+        s: 'started',
+        f: 'p100',
+        z: 'completed',
+      })
+      flush()
+      expect(calls.queue).toEqual([0, 0, 20, 60, 70, 80])
+    })
+  })
+
+  it('checks over REST after stallTimeoutMs of silence and reopens a silent socket of a running prompt', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { events$, calls } = job(scheduler, {
+        messages$: hot('-s', { s: msg('execution_start', { prompt_id: P }) }),
+        connection$: states(open),
+        queueState: () => of({ state: 'running' }),
+        history: () => (scheduler.now() >= 100 ? entry : undefined),
+      })
+      expectObservable(events$).toBe('(qs) 97ms (fz|)', {
+        q: 'queued',
+        s: 'started',
+        f: 'p100',
+        z: 'completed',
+      })
+      flush()
+      expect(calls.reconnect).toEqual([51])
+      expect(calls.history).toEqual([51, 101])
+    })
+  })
+
+  it('declares the prompt lost only when two rounds in a row find it nowhere', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { events$, calls } = job(scheduler, {
+        messages$: hot('-s', { s: msg('execution_start', { prompt_id: P }) }),
+        connection$: states(open),
+        queueState: (call) =>
+          of(call === 1 ? { state: 'pending', position: 0 } : { state: 'absent' }),
+        history: () => undefined,
+      })
+      expectObservable(events$).toBe(
+        'q(s) 57ms #',
+        { q: 'queued', s: 'started' },
+        new ComfyPromptLostError(P),
+      )
+      flush()
+      expect(calls.queue).toEqual([0, 51, 61])
+      expect(calls.history).toEqual([51, 61])
+    })
+  })
+
+  it('reconciles once over REST after every reconnect', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { events$, calls } = job(scheduler, {
+        messages$: hot('-s', { s: msg('execution_start', { prompt_id: P }) }),
+        connection$: states(open, hot('---r-o', { o: open, r: reconnecting })),
+        queueState: () => of({ state: 'running' }),
+        history: () => (scheduler.now() >= 5 ? entry : undefined),
+      })
+      expectObservable(events$).toBe('(qs)-(fz|)', {
+        q: 'queued',
+        s: 'started',
+        f: 'p100',
+        z: 'completed',
+      })
+      flush()
+      expect(calls.history).toEqual([5])
+    })
+  })
+})
