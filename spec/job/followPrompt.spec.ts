@@ -104,7 +104,7 @@ describe('the job’s REST side, in virtual time', () => {
       const { events$, calls } = job(scheduler, {
         messages$: hot('-s', { s: msg('execution_start', { prompt_id: P }) }),
         connection$: states(open),
-        queueState: () => of({ state: 'running' }),
+        queueState: () => of(scheduler.now() >= 100 ? { state: 'absent' } : { state: 'running' }),
         history: () => (scheduler.now() >= 100 ? entry : undefined),
       })
       expectObservable(events$).toBe('(qs) 97ms (fz|)', {
