@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { lastValueFrom, toArray } from 'rxjs'
+import { lastValueFrom, type Observable, toArray } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   ComfyAuthError,
@@ -47,7 +47,7 @@ const FAST: ExecuteWorkflowOptions = {
   timeoutMs: 15_000,
 }
 
-function run(events$: import('rxjs').Observable<JobEvent>): Promise<JobEvent[]> {
+function run(events$: Observable<JobEvent>): Promise<JobEvent[]> {
   return lastValueFrom(events$.pipe(toArray()))
 }
 

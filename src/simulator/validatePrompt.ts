@@ -1,0 +1,454 @@
+import {
+  PyException,
+  pyFloat,
+  pyFloatOf,
+  pyFrame,
+  pyInt,
+  pyRepr,
+  pyStr,
+  pyTruthy,
+  pyTypeName,
+} from './python.js'
+import type { SimulatedNodeInputs, SimulatedNodeType } from './SimulatedNodeType.js'
+
+// A port of ComfyUI 0.3.64's execution.validate_prompt / validate_inputs, control flow included:
+// which node an error is charged to, and the shape of every error, follow the Python code, so the
+// 400 bodies match the recorded ones.
+
+/** One entry of `error` or `node_errors[id].errors` in a 400 body. */
+export interface ValidationError {
+  readonly type: string
+  readonly message: string
+  readonly details: string
+  readonly extra_info: Record<string, unknown>
+}
+
+/** `node_errors[id]` of a POST /prompt answer. */
+export interface NodeErrors {
+  readonly errors: ValidationError[]
+  readonly dependent_outputs: string[]
+  readonly class_type: unknown
+}
+
+/** What validation decided: the outputs to execute, or the error for a 400. */
+export type ValidationOutcome =
+  | {
+      readonly ok: true
+      readonly outputs: string[]
+      readonly nodeErrors: Record<string, NodeErrors>
+    }
+  | {
+      readonly ok: false
+      readonly error: ValidationError
+      readonly nodeErrors: Record<string, NodeErrors>
+    }
+
+type Validated = readonly [valid: boolean, reasons: ValidationError[], id: string]
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Resolves a node type's inputs (a function for lists that change, like uploaded files). */
+export function inputTypesOf(nodeType: SimulatedNodeType): SimulatedNodeInputs {
+  const input = nodeType.input ?? {}
+  return typeof input === 'function' ? input() : input
+}
+
+// graph_utils / execution.validate_node_input: '*' matches anything, comma lists match if they
+// share a type.
+function typesMatch(received: unknown, expected: unknown): boolean {
+  if (received === expected) return true
+  if (typeof received !== 'string' || typeof expected !== 'string') {
+    // A combo input accepts a link from a node that outputs a COMBO or anything.
+    return Array.isArray(expected) && (received === 'COMBO' || received === '*')
+  }
+  const r = new Set(received.split(',').map((s) => s.trim()))
+  const e = new Set(expected.split(',').map((s) => s.trim()))
+  if (r.has('*') || e.has('*')) return true
+  return [...r].some((t) => e.has(t))
+}
+
+const INNER_FRAME = pyFrame(
+  'ComfyUI/execution.py',
+  808,
+  'validate_inputs',
+  'r = await validate_inputs(prompt_id, prompt, o_id, validated)',
+)
+
+class Validator {
+  private readonly validated = new Map<string, Validated>()
+  private readonly visiting = new Set<string>()
+
+  constructor(
+    private readonly prompt: Record<string, unknown>,
+    private readonly nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
+  ) {}
+
+  nodeType(id: string): SimulatedNodeType {
+    const node = this.prompt[id] as Record<string, unknown>
+    return this.nodeTypes.get(node['class_type'] as string) as SimulatedNodeType
+  }
+
+  get results(): ReadonlyMap<string, Validated> {
+    return this.validated
+  }
+
+  record(id: string, result: Validated): void {
+    this.validated.set(id, result)
+  }
+
+  // validate_inputs: returns (valid, errors, id), or throws the exception Python would raise
+  // outside its try blocks (a missing linked node, a bad output index), which the caller charges
+  // to this node as exception_during_inner_validation.
+  validate(id: string): Validated {
+    const done = this.validated.get(id)
+    if (done !== undefined) return done
+    if (this.visiting.has(id)) {
+      throw new PyException('RecursionError', 'maximum recursion depth exceeded', [INNER_FRAME])
+    }
+    this.visiting.add(id)
+    try {
+      return this.validateUncached(id)
+    } finally {
+      this.visiting.delete(id)
+    }
+  }
+
+  private validateUncached(id: string): Validated {
+    const node = this.prompt[id] as Record<string, unknown>
+    if (!('inputs' in node)) {
+      throw new PyException('KeyError', "'inputs'", [
+        pyFrame(
+          'ComfyUI/execution.py',
+          747,
+          'validate_inputs',
+          "inputs = prompt[unique_id]['inputs']",
+        ),
+      ])
+    }
+    const inputs = node['inputs']
+    if (!isObject(inputs)) {
+      throw new PyException(
+        'AttributeError',
+        `'${pyTypeName(inputs)}' object has no attribute 'get'`,
+      )
+    }
+    const nodeType = this.nodeType(id)
+    const declared = inputTypesOf(nodeType)
+    const custom = nodeType.validateInputs ?? {}
+    const errors: ValidationError[] = []
+    let valid = true
+
+    const specs = [
+      ...Object.entries(declared.required ?? {}).map(
+        ([name, spec]) => [name, spec, 'required'] as const,
+      ),
+      ...Object.entries(declared.optional ?? {}).map(
+        ([name, spec]) => [name, spec, 'optional'] as const,
+      ),
+    ]
+    for (const [x, spec, category] of specs) {
+      const inputType = spec[0]
+      const extraInfo: Record<string, unknown> = { ...(spec[1] ?? {}) }
+      const info = [inputType, extraInfo]
+      if (!(x in inputs)) {
+        if (category === 'required') {
+          errors.push({
+            type: 'required_input_missing',
+            message: 'Required input is missing',
+            details: x,
+            extra_info: { input_name: x },
+          })
+        }
+        continue
+      }
+      let val = inputs[x]
+      if (Array.isArray(val)) {
+        if (val.length !== 2) {
+          errors.push({
+            type: 'bad_linked_input',
+            message: 'Bad linked input, must be a length-2 list of [node_id, slot_index]',
+            details: x,
+            extra_info: { input_name: x, input_config: info, received_value: val },
+          })
+          continue
+        }
+        const receivedType = this.receivedType(val)
+        if (!typesMatch(receivedType, inputType)) {
+          errors.push({
+            type: 'return_type_mismatch',
+            message: 'Return type mismatch between linked nodes',
+            details: `${x}, received_type(${pyStr(receivedType)}) mismatch input_type(${pyStr(inputType)})`,
+            extra_info: {
+              input_name: x,
+              input_config: info,
+              received_type: receivedType,
+              linked_node: val,
+            },
+          })
+          continue
+        }
+        const linked = val[0] as string
+        try {
+          const r = this.validate(linked)
+          if (!r[0]) valid = false
+        } catch (error) {
+          if (!(error instanceof PyException)) throw error
+          valid = false
+          this.validated.set(linked, [
+            false,
+            [
+              {
+                type: 'exception_during_inner_validation',
+                message: 'Exception when validating inner node',
+                details: error.message,
+                extra_info: {
+                  input_name: x,
+                  input_config: info,
+                  exception_message: error.message,
+                  exception_type: error.type,
+                  traceback: [INNER_FRAME, ...error.traceback],
+                  linked_node: val,
+                },
+              },
+            ],
+            linked,
+          ])
+        }
+        continue
+      }
+
+      try {
+        if (isObject(val) && '__value__' in val) {
+          val = val['__value__']
+          inputs[x] = val
+        }
+        if (inputType === 'INT') val = pyInt(val)
+        if (inputType === 'FLOAT') val = pyFloatOf(val)
+        if (inputType === 'STRING') val = pyStr(val)
+        if (inputType === 'BOOLEAN') val = pyTruthy(val)
+        inputs[x] = val
+      } catch (error) {
+        if (!(error instanceof PyException)) throw error
+        errors.push({
+          type: 'invalid_input_type',
+          message: `Failed to convert an input value to a ${pyStr(inputType)} value`,
+          details: `${x}, ${pyStr(val)}, ${error.message}`,
+          extra_info: {
+            input_name: x,
+            input_config: info,
+            received_value: val,
+            exception_message: error.message,
+          },
+        })
+        continue
+      }
+
+      if (x in custom) continue
+      const show = (v: unknown) =>
+        inputType === 'FLOAT' && typeof v === 'number' ? pyFloat(v) : pyStr(v)
+      if ('min' in extraInfo && typeof val === 'number' && val < (extraInfo['min'] as number)) {
+        errors.push({
+          type: 'value_smaller_than_min',
+          message: `Value ${show(val)} smaller than min of ${show(extraInfo['min'])}`,
+          details: x,
+          extra_info: { input_name: x, input_config: info, received_value: val },
+        })
+        continue
+      }
+      if ('max' in extraInfo && typeof val === 'number' && val > (extraInfo['max'] as number)) {
+        errors.push({
+          type: 'value_bigger_than_max',
+          message: `Value ${show(val)} bigger than max of ${show(extraInfo['max'])}`,
+          details: x,
+          extra_info: { input_name: x, input_config: info, received_value: val },
+        })
+        continue
+      }
+      if (Array.isArray(inputType) && !inputType.includes(val)) {
+        // ComfyUI leaves long lists (scanned model files) out of the answer.
+        const long = inputType.length > 20
+        errors.push({
+          type: 'value_not_in_list',
+          message: 'Value not in list',
+          details: `${x}: '${pyStr(val)}' not in ${long ? `(list of length ${inputType.length})` : pyRepr(inputType)}`,
+          extra_info: { input_name: x, input_config: long ? null : info, received_value: val },
+        })
+        continue
+      }
+    }
+
+    for (const [x, check] of Object.entries(custom)) {
+      if (!(x in inputs) || Array.isArray(inputs[x])) continue
+      const r = check(inputs[x])
+      if (r !== true) {
+        errors.push({
+          type: 'custom_validation_failed',
+          message: 'Custom validation failed for node',
+          details: r === false ? x : `${x} - ${r}`,
+          extra_info: { input_name: x },
+        })
+      }
+    }
+
+    const result: Validated = errors.length > 0 || !valid ? [false, errors, id] : [true, [], id]
+    this.validated.set(id, result)
+    return result
+  }
+
+  // `o_class_type = prompt[o_id]['class_type']; received_type = RETURN_TYPES[val[1]]`, with the
+  // KeyError / IndexError / TypeError Python raises for a missing node or a bad index.
+  private receivedType(link: unknown[]): unknown {
+    const [from, index] = link
+    const lookup = pyFrame(
+      'ComfyUI/execution.py',
+      788,
+      'validate_inputs',
+      "o_class_type = prompt[o_id]['class_type']",
+    )
+    if (Array.isArray(from) || isObject(from)) {
+      throw new PyException('TypeError', `unhashable type: '${pyTypeName(from)}'`, [lookup])
+    }
+    if (typeof from !== 'string' || !(from in this.prompt)) {
+      throw new PyException('KeyError', pyRepr(from), [lookup])
+    }
+    const outputs = this.nodeType(from).output ?? []
+    const indexFrame = pyFrame(
+      'ComfyUI/execution.py',
+      790,
+      'validate_inputs',
+      'received_type = r[val[1]]',
+    )
+    if (typeof index !== 'number' || !Number.isInteger(index)) {
+      throw new PyException(
+        'TypeError',
+        `tuple indices must be integers or slices, not ${pyTypeName(index)}`,
+        [indexFrame],
+      )
+    }
+    const i = index < 0 ? outputs.length + index : index
+    if (i < 0 || i >= outputs.length) {
+      throw new PyException('IndexError', 'tuple index out of range', [indexFrame])
+    }
+    return outputs[i]
+  }
+}
+
+/**
+ * Validates an API-format prompt like ComfyUI 0.3.64. Throws a PyException where the real server
+ * would answer 500 (a prompt or node that is not an object).
+ */
+export function validatePrompt(
+  prompt: unknown,
+  nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
+  partialExecutionTargets: readonly unknown[] | undefined,
+): ValidationOutcome {
+  if (!isObject(prompt)) {
+    throw new PyException('TypeError', `'${pyTypeName(prompt)}' object is not subscriptable`)
+  }
+  const outputs: string[] = []
+  for (const [x, node] of Object.entries(prompt)) {
+    // `'class_type' not in prompt[x]` raises for numbers and None; lists and strings just lack it.
+    if (!isObject(node) && !Array.isArray(node) && typeof node !== 'string') {
+      throw new PyException('TypeError', `argument of type '${pyTypeName(node)}' is not iterable`)
+    }
+    if (!isObject(node) || !('class_type' in node)) {
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: 'Cannot execute because a node is missing the class_type property.',
+          details: `Node ID '#${x}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      }
+    }
+    const classType = node['class_type']
+    const nodeType = typeof classType === 'string' ? nodeTypes.get(classType) : undefined
+    if (nodeType === undefined) {
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: `Cannot execute because node ${pyStr(classType)} does not exist.`,
+          details: `Node ID '#${x}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      }
+    }
+    if (nodeType.outputNode === true) {
+      if (partialExecutionTargets === undefined || partialExecutionTargets.includes(x))
+        outputs.push(x)
+    }
+  }
+  if (outputs.length === 0) {
+    return {
+      ok: false,
+      error: {
+        type: 'prompt_no_outputs',
+        message: 'Prompt has no outputs',
+        details: '',
+        extra_info: {},
+      },
+      nodeErrors: {},
+    }
+  }
+
+  const validator = new Validator(prompt, nodeTypes)
+  const good: string[] = []
+  const failed: [string, ValidationError[]][] = []
+  const nodeErrors: Record<string, NodeErrors> = {}
+  for (const o of outputs) {
+    let valid = false
+    let reasons: ValidationError[] = []
+    try {
+      ;[valid, reasons] = validator.validate(o)
+    } catch (error) {
+      if (!(error instanceof PyException)) throw error
+      reasons = [
+        {
+          type: 'exception_during_validation',
+          message: 'Exception when validating node',
+          details: error.message,
+          extra_info: { exception_type: error.type, traceback: [...error.traceback] },
+        },
+      ]
+      validator.record(o, [false, reasons, o])
+    }
+    if (valid) {
+      good.push(o)
+      continue
+    }
+    failed.push([o, reasons])
+    // As in ComfyUI, every failed node seen so far gets this output appended, whether or not it
+    // is upstream of it.
+    for (const [nodeId, [ok, nodeReasons]] of validator.results) {
+      if (ok || nodeReasons.length === 0) continue
+      const entry = (nodeErrors[nodeId] ??= {
+        errors: nodeReasons,
+        dependent_outputs: [],
+        class_type: (prompt[nodeId] as Record<string, unknown>)['class_type'],
+      })
+      entry.dependent_outputs.push(o)
+    }
+  }
+
+  if (good.length === 0) {
+    const details = failed
+      .flatMap(([, errors]) => errors.map((e) => `${e.message}: ${e.details}`))
+      .join('\n')
+    return {
+      ok: false,
+      error: {
+        type: 'prompt_outputs_failed_validation',
+        message: 'Prompt outputs failed validation',
+        details,
+        extra_info: {},
+      },
+      nodeErrors,
+    }
+  }
+  return { ok: true, outputs: good, nodeErrors }
+}
