@@ -3,6 +3,7 @@ import { lastValueFrom, type Observable, toArray } from 'rxjs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   ComfyAuthError,
+  ComfyConnectionError,
   ComfyInterruptedError,
   ComfyPod,
   ComfyPromptLostError,
@@ -305,5 +306,29 @@ describe('track$', () => {
   it('fails with ComfyPromptLostError for a prompt the pod does not know', async () => {
     const error = await failure(run(pod().track$('no-such-prompt', FAST)))
     expect(error).toBeInstanceOf(ComfyPromptLostError)
+  })
+})
+
+describe('executeWorkflow$ with restFallback: false', () => {
+  it('fails with ComfyConnectionError when the socket is refused, and queues nothing', async () => {
+    simulator.refuseSockets(true)
+    const error = await failure(
+      run(pod().executeWorkflow$(withSteps(1), { ...FAST, restFallback: false })),
+    )
+    expect(error).toBeInstanceOf(ComfyConnectionError)
+    expect(simulator.queueRemaining + simulator.historyPromptIds.length).toBe(0)
+  })
+
+  it('fails with ComfyConnectionError when the socket drops for good mid-run', async () => {
+    simulator.once('promptStarted', () =>
+      setTimeout(() => {
+        simulator.refuseSockets(true)
+        simulator.dropSockets()
+      }, 15),
+    )
+    const error = await failure(
+      run(pod().executeWorkflow$(withSteps(20), { ...FAST, restFallback: false })),
+    )
+    expect(error).toBeInstanceOf(ComfyConnectionError)
   })
 })

@@ -42,4 +42,11 @@ export interface TrackPromptOptions {
    * @default false
    */
   readonly cancelOnUnsubscribe?: boolean
+  /**
+   * Fall back to REST polling when the socket is lost for good. With `false` the job uses the
+   * socket alone: it is queued only once the socket is open, and fails with
+   * `ComfyConnectionError` when the socket is lost.
+   * @default true
+   */
+  readonly restFallback?: boolean
 }

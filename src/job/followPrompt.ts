@@ -110,6 +110,7 @@ export function followPrompt(
     stallTimeoutMs = 60_000,
     signal,
     cancelOnUnsubscribe = false,
+    restFallback = true,
   } = options
   const { scheduler } = context
   const at = (): number => scheduler.now()
@@ -118,8 +119,9 @@ export function followPrompt(
     let promptId = plan.ownId
     let ended = false
 
+    // Without a fallback, a prompt is only worth queueing once the socket that reports it is open.
     const ready$ = context.connection$.pipe(
-      filter((state) => state.state === 'open' || state.state === 'failed'),
+      filter((state) => state.state === 'open' || (restFallback && state.state === 'failed')),
       take(1),
     )
     // Replayed to every branch that needs the answer, and never sent twice.
@@ -140,7 +142,9 @@ export function followPrompt(
       // The socket is tried again later; meanwhile the polling below carries the job.
       retry({
         delay: (error: unknown) =>
-          isFatal(error) ? throwError(() => error) : timer(context.socketRetryMs, scheduler),
+          isFatal(error) || !restFallback
+            ? throwError(() => error)
+            : timer(context.socketRetryMs, scheduler),
       }),
       share(),
     )
@@ -210,7 +214,7 @@ export function followPrompt(
     const polling$ = whileAccepted(() =>
       down$.pipe(
         switchMap((down) =>
-          down ? pollRounds(() => round$(false), pollIntervalMs, scheduler) : EMPTY,
+          down && restFallback ? pollRounds(() => round$(false), pollIntervalMs, scheduler) : EMPTY,
         ),
       ),
     )
