@@ -248,6 +248,20 @@ describe('reduceJob', () => {
     })
   })
 
+  it('emits queued and started before completing on an executing null that came alone', () => {
+    const { events } = run([
+      { kind: 'accepted', at: 1, promptId: 'p' },
+      ws('executing', { node: null, prompt_id: 'p' }),
+      { kind: 'history', at: 3, source: 'websocket', entry: undefined },
+    ])
+    expect(events.map((event) => event.type)).toEqual([
+      'queued',
+      'started',
+      'progress',
+      'completed',
+    ])
+  })
+
   it('completes from a history entry alone, as a job that missed every message', () => {
     const { events } = run([
       {

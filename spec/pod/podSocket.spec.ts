@@ -154,6 +154,24 @@ describe('ComfyPod socket', () => {
     })
   })
 
+  it('starts the backoff over for a new subscription after giving up', () => {
+    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 1 })
+    scheduler.run(({ flush }) => {
+      pod.messages$.subscribe({ error: () => undefined })
+      sockets[0]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
+      scheduler.schedule(() => sockets[1]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 10)
+      scheduler.schedule(() => {
+        pod.messages$.subscribe({ error: () => undefined })
+        sockets[2]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
+      }, 20)
+      scheduler.schedule(() => sockets[3]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 30)
+      flush()
+      const delays = states.flatMap((s) => (s.state === 'reconnecting' ? [s.delayMs] : []))
+      expect(delays).toEqual([10, 10])
+      expect(states.filter((s) => s.state === 'failed')).toHaveLength(2)
+    })
+  })
+
   it('counts a socket that does not open within connectTimeoutMs as failed', () => {
     const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 0 })
     scheduler.run(({ flush }) => {

@@ -155,9 +155,10 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
     }
     case 'executing': {
       if (message.data.node === null) {
-        return state.phase === 'submitting' || state.phase === 'queued' || state.phase === 'running'
-          ? { state: { ...state, phase: 'finishing' }, events: [] }
-          : { state, events: [] }
+        if (state.phase === 'finishing') return { state, events: [] }
+        // The end can come with nothing before it (missed while reconnecting): start first.
+        const started = start(state, at, source)
+        return { state: { ...started.state, phase: 'finishing' }, events: started.events }
       }
       const started = start(state, at, source)
       const node = message.data.node

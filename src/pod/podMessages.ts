@@ -59,6 +59,7 @@ export function podMessages$(
   const { webSocketFactory, connectTimeoutMs, pingIntervalMs, scheduler } = options
   const headers = { ...options.headers, ...address.headers }
   const url = redactUrl(address.wsUrl)
+  // Attempts since the last open socket; each new life of the shared stream starts from 0.
   let attempt = 0
 
   const connection$ = defer(() => {
@@ -108,29 +109,38 @@ export function podMessages$(
     )
   })
 
-  return connection$.pipe(
-    retry({
-      count: options.maxReconnectAttempts,
-      delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
-        if (error instanceof ComfyAuthError) return throwError(() => error)
-        const delayMs = reconnectDelay(
-          attempt,
-          options.reconnectDelayMs,
-          options.maxReconnectDelayMs,
-          options.random,
-        )
-        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
-        report.state({ state: 'reconnecting', attempt: retryCount, delayMs, reason: error.reason })
-        return timer(delayMs, scheduler)
-      },
-      resetOnSuccess: true,
-    }),
-    tap({
-      error: (error: ComfyConnectionError | ComfyAuthError) => {
-        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
-        report.state({ state: 'failed', reason: error.message })
-      },
-    }),
+  return defer(() => {
+    attempt = 0
+    return connection$.pipe(
+      retry({
+        count: options.maxReconnectAttempts,
+        delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
+          if (error instanceof ComfyAuthError) return throwError(() => error)
+          const delayMs = reconnectDelay(
+            attempt,
+            options.reconnectDelayMs,
+            options.maxReconnectDelayMs,
+            options.random,
+          )
+          report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+          report.state({
+            state: 'reconnecting',
+            attempt: retryCount,
+            delayMs,
+            reason: error.reason,
+          })
+          return timer(delayMs, scheduler)
+        },
+        resetOnSuccess: true,
+      }),
+      tap({
+        error: (error: ComfyConnectionError | ComfyAuthError) => {
+          report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+          report.state({ state: 'failed', reason: error.message })
+        },
+      }),
+    )
+  }).pipe(
     map(decodeFrame),
     filter((decoded) => {
       if (isLeft(decoded)) report.diagnostic(decoded.left)
