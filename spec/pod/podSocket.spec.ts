@@ -164,7 +164,7 @@ describe('ComfyPod socket', () => {
         pod.messages$.subscribe({ error: () => undefined })
         sockets[2]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
       }, 20)
-      scheduler.schedule(() => sockets[3]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 30)
+      scheduler.schedule(() => sockets[3]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 31)
       flush()
       const delays = states.flatMap((s) => (s.state === 'reconnecting' ? [s.delayMs] : []))
       expect(delays).toEqual([10, 10])
