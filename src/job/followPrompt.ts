@@ -1,7 +1,6 @@
 import {
   catchError,
   concat,
-  concatMap,
   connect,
   defer,
   distinctUntilChanged,
@@ -15,7 +14,7 @@ import {
   merge,
   mergeMap,
   NEVER,
-  type Observable,
+  Observable,
   type ObservableInput,
   of,
   ReplaySubject,
@@ -25,7 +24,6 @@ import {
   type SchedulerLike,
   share,
   skip,
-  startWith,
   switchMap,
   take,
   takeUntil,
@@ -118,6 +116,9 @@ export function followPrompt(
   return defer(() => {
     let promptId = plan.ownId
     let ended = false
+    // Read by the watchdog: a timer re-armed per message would cost a clearTimeout each time.
+    let lastHeardAt = at()
+    let lastAlarmAt = Number.NEGATIVE_INFINITY
 
     // Without a fallback, a prompt is only worth queueing once the socket that reports it is open.
     const ready$ = context.connection$.pipe(
@@ -138,7 +139,10 @@ export function followPrompt(
         mergeMap((answer) => context.listen$(answer.promptId)),
       ),
     ).pipe(
-      map((message): JobInput => ({ kind: 'message', at: at(), message })),
+      map((message): JobInput => {
+        lastHeardAt = at()
+        return { kind: 'message', at: lastHeardAt, message }
+      }),
       // The socket is tried again later; meanwhile the polling below carries the job.
       retry({
         delay: (error: unknown) =>
@@ -146,7 +150,6 @@ export function followPrompt(
             ? throwError(() => error)
             : timer(context.socketRetryMs, scheduler),
       }),
-      share(),
     )
 
     const history$ = (source: JobMethod): Observable<JobInput> =>
@@ -227,17 +230,16 @@ export function followPrompt(
         filter(Boolean),
       ),
     ).pipe(exhaustMap(() => round$().pipe(catchError(nonFatal))))
+    // Fires once per stallTimeoutMs of silence: the timer is re-armed only when it fires.
+    const silence$ = defer(() =>
+      timer(Math.max(0, Math.max(lastHeardAt, lastAlarmAt) + stallTimeoutMs - at()), scheduler),
+    ).pipe(
+      repeat(),
+      filter(() => at() - Math.max(lastHeardAt, lastAlarmAt) >= stallTimeoutMs),
+      tap(() => (lastAlarmAt = at())),
+    )
     const watchdog$ = whileAccepted(() =>
-      down$.pipe(
-        switchMap((down) =>
-          down
-            ? EMPTY
-            : socketInputs$.pipe(
-                startWith(null),
-                switchMap(() => timer(stallTimeoutMs, stallTimeoutMs, scheduler)),
-              ),
-        ),
-      ),
+      down$.pipe(switchMap((down) => (down ? EMPTY : silence$))),
     ).pipe(
       exhaustMap(() =>
         round$().pipe(
@@ -257,11 +259,7 @@ export function followPrompt(
     )
 
     const events$ = merge(socketPath$, submission$, polling$, reconciles$, watchdog$).pipe(
-      scan((step, input) => reduceJob(step.state, input), {
-        state: plan.initial,
-        events: [] as readonly (JobEvent | JobFailed)[],
-      }),
-      concatMap((step) => step.events),
+      reduceInputs(plan.initial),
       takeWhile((event) => event.type !== 'completed' && event.type !== 'failed', true),
       map((event) => {
         if (event.type === 'failed') throw event.error
@@ -311,6 +309,26 @@ export function followPrompt(
       }),
     )
   })
+}
+
+/**
+ * Runs the reducer over the inputs and emits each step's events. `scan` + `concatMap` would do,
+ * at the price of an inner subscription per message on the hottest path of the library.
+ */
+function reduceInputs(initial: JobState) {
+  return (inputs$: Observable<JobInput>): Observable<JobEvent | JobFailed> =>
+    new Observable((subscriber) => {
+      let state = initial
+      return inputs$.subscribe({
+        next: (input) => {
+          const step = reduceJob(state, input)
+          state = step.state
+          for (const event of step.events) subscriber.next(event)
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      })
+    })
 }
 
 /**
