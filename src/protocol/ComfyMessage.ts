@@ -186,11 +186,11 @@ export type ComfyMessage =
   | LogsMessage
   | UnknownMessage
 
+/** What decoding needs of a codec: its type guard (the fast path) and its decoder (the errors). */
+type MessageCodec = t.Decoder<unknown, ComfyMessage> & { readonly is: t.Is<ComfyMessage> }
+
 /** The codec of each known wire `type`, looked up once per frame instead of trying a union. */
-export const messageCodecs: ReadonlyMap<string, t.Decoder<unknown, ComfyMessage>> = new Map<
-  string,
-  t.Decoder<unknown, ComfyMessage>
->([
+export const messageCodecs: ReadonlyMap<string, MessageCodec> = new Map<string, MessageCodec>([
   ['status', StatusMessage],
   ['feature_flags', FeatureFlagsMessage],
   ['execution_start', ExecutionStartMessage],

@@ -48,6 +48,9 @@ function decodeText(text: string): Either<DecodeIssue, PodMessage> {
   const { type, data } = parsed as { type: string; data?: unknown }
   const codec = messageCodecs.get(type)
   if (codec === undefined) return right({ type: 'unknown', rawType: type, data })
+  // No codec here transforms its input, so the type guard validates without building a copy;
+  // `decode` runs only to explain a frame that failed.
+  if (codec.is(parsed)) return right(parsed)
   const decoded = codec.decode(parsed)
   return isLeft(decoded)
     ? left(issue('invalid_message', text, formatValidationErrors(decoded.left), type))
