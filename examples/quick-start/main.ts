@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import { lastValueFrom, tap } from 'rxjs'
 import { ComfyError, ComfyPod, type Workflow } from 'comfyui-rx'
 import { startComfySimulator } from 'comfyui-rx/simulator'
-import { renderProgress } from './renderProgress.js'
+// The CLI's progress bar (`comfyui-rx run` draws the same one).
+import { renderProgress } from 'comfyui-rx/cli'
 
 const workflow = JSON.parse(
   readFileSync(new URL('../workflows/txt2img.json', import.meta.url), 'utf8'),
@@ -22,16 +23,16 @@ console.log(
 )
 
 const pod = new ComfyPod(url)
-const tty = process.stdout.isTTY === true
+const bar = { tty: process.stdout.isTTY === true, columns: process.stdout.columns ?? 80, workflow }
 try {
-  await lastValueFrom(
-    pod.executeWorkflow$(workflow, { progressThrottleMs: 100 }).pipe(
-      tap((event) => {
-        const text = renderProgress(event, tty)
-        if (text !== undefined) process.stdout.write(text)
-      }),
-    ),
+  const completed = await lastValueFrom(
+    pod
+      .executeWorkflow$(workflow, { progressThrottleMs: 100 })
+      .pipe(tap((event) => process.stdout.write(renderProgress(event, bar)))),
   )
+  if (completed.type === 'completed') {
+    for (const image of completed.result.images) console.log(`  ${image.url}`)
+  }
 } catch (error) {
   console.error(
     `\n${error instanceof ComfyError ? `${error.name}: ` : ''}${String(error instanceof Error ? error.message : error)}`,
