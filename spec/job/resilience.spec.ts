@@ -257,6 +257,37 @@ describe('executeWorkflow$ when the network misbehaves', () => {
     expect((await theirJob).at(-1)?.type).toBe('completed')
   })
 
+  it('cancels a prompt whose POST /prompt was still under way when the signal aborted', async () => {
+    simulator.pause()
+    const controller = new AbortController()
+    // The abort comes first, and the POST reaches the pod only after the job's cancel has begun.
+    const slowPost: typeof fetch = async (input, init) => {
+      if (init?.method !== 'POST' || !String(input).endsWith('/prompt')) return fetch(input, init)
+      controller.abort()
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      return fetch(input, init)
+    }
+    const queued = once<[string]>('promptQueued')
+    const deleted = new Promise<void>((resolve) =>
+      simulator.on(
+        'request',
+        (method, path) => method === 'POST' && path === '/queue' && resolve(),
+      ),
+    )
+    const job = pod({ fetch: slowPost }).executeWorkflow$(withSteps(1), {
+      ...FAST,
+      signal: controller.signal,
+    })
+    expect(await failure(run(job))).toBeInstanceOf(ComfyInterruptedError)
+    const [promptId] = await queued
+    await deleted
+    // The delete is being handled: give the pod its turn before looking.
+    for (let i = 0; i < 100 && simulator.pendingPromptIds.includes(promptId); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(simulator.pendingPromptIds).not.toContain(promptId)
+  })
+
   it('cancels the prompt when unsubscribed with cancelOnUnsubscribe', async () => {
     simulator.pause()
     const queued = once<[string]>('promptQueued')

@@ -121,6 +121,8 @@ export class ComfyPod {
   private readonly closed$ = new ReplaySubject<void>(1)
   private isClosed = false
   private readonly reconnect$ = new Subject<void>()
+  /** `POST /prompt`s under way, by the prompt id asked for. */
+  private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
   private lastMessageAt = Number.NEGATIVE_INFINITY
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
@@ -227,11 +229,22 @@ export class ComfyPod {
    * @returns the id the pod uses, its queue number and any dropped outputs' errors
    * @throws ComfyValidationError when the pod answers 400; ComfyHttpError for other failures
    */
-  async queueWorkflow(
+  queueWorkflow(workflow: Workflow, options: QueueWorkflowOptions = {}): Promise<QueuedPrompt> {
+    const { promptId = randomUUID() } = options
+    // Kept until answered, so that a cancel that overtakes the answer still finds the prompt.
+    // Registered before the request starts: a cancel may come while it is being sent.
+    const queued = Promise.resolve().then(() => this.postPrompt(workflow, promptId, options))
+    this.submitting.set(promptId, queued)
+    const forget = (): void => void this.submitting.delete(promptId)
+    queued.then(forget, forget)
+    return queued
+  }
+
+  private async postPrompt(
     workflow: Workflow,
-    options: QueueWorkflowOptions = {},
+    promptId: string,
+    { extraData = {}, front = false }: QueueWorkflowOptions,
   ): Promise<QueuedPrompt> {
-    const { promptId = randomUUID(), extraData = {}, front = false } = options
     const body = {
       prompt: workflow,
       client_id: this.clientId,
@@ -290,11 +303,18 @@ export class ComfyPod {
 
   /**
    * Cancels a prompt without touching anyone else's: deleted from the queue while pending,
-   * interrupted by prompt id while running (§5.7), nothing once it has finished.
+   * interrupted by prompt id while running (§5.7), nothing once it has finished. A prompt whose
+   * `POST /prompt` is still under way is cancelled once the pod has answered.
    *
    * @throws ComfyHttpError
    */
   async cancel(promptId: string): Promise<void> {
+    const submitting = this.submitting.get(promptId)
+    if (submitting !== undefined) {
+      const answer = await submitting.catch(() => undefined)
+      if (answer === undefined) return
+      promptId = answer.promptId
+    }
     const queue = await this.getQueue()
     if (queue.queue_pending.some(([, id]) => id === promptId)) {
       await this.http.send('POST', '/queue', { delete: [promptId] })
