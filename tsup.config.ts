@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'simulator/index': 'src/simulator/index.ts',
     'cli/index': 'src/cli/index.ts',
+    'browser/index': 'src/browser/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
