@@ -6,8 +6,9 @@ import { ComfyExecutionError } from '../errors/ComfyExecutionError.js'
 import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
 import { ComfyPromptLostError } from '../errors/ComfyPromptLostError.js'
 import type { ExecutionErrorData, ExecutionInterruptedData } from '../protocol/ComfyMessage.js'
-import type { ComfyImage, JobMethod } from './ComfyUIJobResult.js'
+import type { JobMethod } from './ComfyUIJobResult.js'
 import { expectedNodes } from './expectedNodes.js'
+import { imagesOf, type ViewUrl } from './imagesOf.js'
 import type { JobEvent, JobProgress } from './JobEvent.js'
 import { measureProgress, round1, type NodeState } from './measureProgress.js'
 import type { Workflow } from './Workflow.js'
@@ -43,7 +44,7 @@ export interface JobState {
   readonly absentFromQueue: boolean
   /** Rounds in a row that found the prompt in neither the queue nor history (§5.14). */
   readonly lostRounds: number
-  readonly viewUrl: (image: { filename: string; subfolder: string; type: string }) => string
+  readonly viewUrl: ViewUrl
 }
 
 /** Where a prompt stands in `GET /queue`, with its graph when listed. */
@@ -445,23 +446,4 @@ function finishAll(state: JobState): Map<string, NodeState> {
   const nodes = new Map(state.nodes)
   for (const id of state.expected.keys()) finish(nodes, id)
   return nodes
-}
-
-function imagesOf(
-  outputs: Readonly<Record<string, NodeOutput>>,
-  viewUrl: JobState['viewUrl'],
-): ComfyImage[] {
-  const images: ComfyImage[] = []
-  for (const output of Object.values(outputs)) {
-    const list = output['images']
-    if (!Array.isArray(list)) continue
-    for (const item of list as unknown[]) {
-      if (typeof item !== 'object' || item === null) continue
-      const { filename, subfolder = '', type = 'output' } = item as Record<string, unknown>
-      if (typeof filename !== 'string' || typeof subfolder !== 'string' || typeof type !== 'string')
-        continue
-      images.push({ filename, subfolder, type, url: viewUrl({ filename, subfolder, type }) })
-    }
-  }
-  return images
 }
