@@ -6,6 +6,7 @@ export default defineConfig({
     'simulator/index': 'src/simulator/index.ts',
     'cli/index': 'src/cli/index.ts',
     'browser/index': 'src/browser/index.ts',
+    'analytics/index': 'src/analytics/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

@@ -29,6 +29,48 @@ export { ComfyPromptLostError } from './errors/ComfyPromptLostError.js'
 export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
 export { ComfyValidationError } from './errors/ComfyValidationError.js'
 
+export { ComfyUIPodClient } from './compat/ComfyUIPodClient.js'
+export type { ComfyUIPodClientOptions, ProgressHandler } from './compat/ComfyUIPodClient.js'
+export { ComfyUIWebSocketClient } from './compat/ComfyUIWebSocketClient.js'
+export type {
+  ComfyUIWebSocketClientOptions,
+  CompletionHandler,
+  ErrorHandler,
+} from './compat/ComfyUIWebSocketClient.js'
+export type { HandlerErrorReporter } from './compat/callHandler.js'
+
+export { ComfyUIJobRunner } from './runner/ComfyUIJobRunner.js'
+export type {
+  ComfyUIJobRunnerOptions,
+  RunJobOptions,
+  RunnerPod,
+  RunnerPodStatus,
+  SubmitJobOptions,
+} from './runner/ComfyUIJobRunner.js'
+export type { RunnerMetrics } from './runner/RunnerMetrics.js'
+
+export type { AnalyticsSink } from './analytics/AnalyticsSink.js'
+export type {
+  AnalyticsEvent,
+  AnalyticsEventName,
+  FallbackReason,
+  JobType,
+  JobRestPollingCompletedEvent,
+  JobRestPollingFailedEvent,
+  JobWebSocketCompletedEvent,
+  JobWebSocketFailedEvent,
+  ProgressUpdateEvent,
+  WebSocketConnectedEvent,
+  WebSocketConnectionFailedEvent,
+  WebSocketDisconnectedEvent,
+  WebSocketFallbackEvent,
+} from './analytics/AnalyticsEvent.js'
+export { noopAnalyticsSink } from './analytics/noopAnalyticsSink.js'
+export { reportJob } from './analytics/reportJob.js'
+export type { ReportJobOptions } from './analytics/reportJob.js'
+export { reportPod } from './analytics/reportPod.js'
+export type { ReportedPod, ReportPodOptions } from './analytics/reportPod.js'
+
 export { toServerSentEvents } from './sse/toServerSentEvents.js'
 export { toEventStreamResponse } from './sse/toEventStreamResponse.js'
 export type { EventStreamResponseOptions } from './sse/toEventStreamResponse.js'

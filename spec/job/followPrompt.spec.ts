@@ -17,7 +17,7 @@ import { msg } from '../support/messages.js'
 
 const P = 'p1'
 const workflow: Workflow = { '1': { class_type: 'SaveImage', inputs: {} } }
-const failed: ConnectionState = { state: 'failed', reason: 'refused' }
+const failed: ConnectionState = { state: 'failed', reason: 'refused', code: 'refused' }
 const open: ConnectionState = { state: 'open', connectTimeMs: 1 }
 const reconnecting: ConnectionState = {
   state: 'reconnecting',

@@ -86,6 +86,8 @@ export interface FollowPlan {
   readonly initial: JobState
   /** Queues the prompt once `ready$` emits (the socket is open, or given up); the pod's id. */
   submit(ready$: Observable<unknown>): Observable<{ readonly promptId: string }>
+  /** Start with a REST round (queue, then history): for a prompt queued earlier. */
+  readonly reconcileFirst?: boolean
 }
 
 const MAX_POLL_INTERVAL_MS = 30_000
@@ -197,8 +199,11 @@ export function followPrompt(
       mergeMap((answer) =>
         concat(
           of<JobInput>({ kind: 'accepted', at: at(), promptId: answer.promptId }),
-          // The position is a courtesy: without it `queued` comes with the start.
-          queue$('websocket').pipe(catchError(() => EMPTY)),
+          plan.reconcileFirst
+            ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
+              round$().pipe(catchError(nonFatal))
+            : // The position is a courtesy: without it `queued` comes with the start.
+              queue$('websocket').pipe(catchError(() => EMPTY)),
         ),
       ),
     )

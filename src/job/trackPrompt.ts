@@ -32,6 +32,7 @@ export function trackPrompt(
           'queued',
         ),
         submit: () => of({ promptId }),
+        reconcileFirst: true,
       },
       options,
     ),

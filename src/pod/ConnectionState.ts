@@ -9,4 +9,9 @@ export type ConnectionState =
       readonly reason: string
     }
   | { readonly state: 'closed'; readonly reason: string }
-  | { readonly state: 'failed'; readonly reason: string }
+  | {
+      readonly state: 'failed'
+      readonly reason: string
+      /** `timeout`, `refused`, `closed`, `stalled`, `http_<status>`, `auth`, `error`. */
+      readonly code: string
+    }

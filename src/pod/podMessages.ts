@@ -136,7 +136,11 @@ export function podMessages$(
       tap({
         error: (error: ComfyConnectionError | ComfyAuthError) => {
           report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
-          report.state({ state: 'failed', reason: error.message })
+          report.state({
+            state: 'failed',
+            reason: error.message,
+            code: error instanceof ComfyAuthError ? 'auth' : error.reason,
+          })
         },
       }),
     )
