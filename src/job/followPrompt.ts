@@ -289,25 +289,27 @@ export function followPrompt(
           )
 
     let progressUpdates = 0
-    return events$.pipe(
-      connect((shared$) =>
-        merge(
-          shared$,
-          // The wait in the queue ends with `started`.
-          failAfter(queueTimeoutMs, () => {
+    let started = false
+    // The wait in the queue ends with `started`.
+    const queueDeadline$ = Number.isFinite(queueTimeoutMs)
+      ? timer(queueTimeoutMs, scheduler).pipe(
+          filter(() => !started),
+          mergeMap(() => {
             cancel()
-            return new ComfyTimeoutError(promptId, queueTimeoutMs, 'queue')
-          }).pipe(takeUntil(shared$.pipe(filter((event) => event.type === 'started')))),
-        ),
-      ),
+            return throwError(() => new ComfyTimeoutError(promptId, queueTimeoutMs, 'queue'))
+          }),
+        )
+      : NEVER
+    return events$.pipe(
       throttleProgress(progressThrottleMs, scheduler),
       map((event) => {
+        if (event.type === 'started') started = true
         if (event.type === 'progress') progressUpdates++
         return event.type === 'completed'
           ? { ...event, result: { ...event.result, progressUpdates } }
           : event
       }),
-      takeUntil(merge(deadline$, aborted$)),
+      takeUntil(merge(deadline$, aborted$, queueDeadline$)),
       tap({ complete: () => (ended = true), error: () => (ended = true) }),
       finalize(() => {
         if (cancelOnUnsubscribe && !ended) cancel()

@@ -1,10 +1,13 @@
 import type { NodeProgressSummary } from './JobEvent.js'
 
-/** What the job knows of one node: `finished`, or running at `value` of `max`. */
+/**
+ * What the job knows of one node: running at `value` of `max`, or `state: 'finished'`. The shape
+ * of a `progress_state` entry, so that a snapshot is kept as it came, without a copy.
+ */
 export interface NodeState {
   readonly value: number
   readonly max: number
-  readonly finished: boolean
+  readonly state: string
 }
 
 /** Overall progress, before the monotonic clamp. */
@@ -23,7 +26,7 @@ export interface ProgressMeasure {
  */
 export function measureProgress(
   expected: ReadonlyMap<string, number>,
-  nodes: ReadonlyMap<string, NodeState>,
+  nodes: Readonly<Record<string, NodeState>>,
 ): ProgressMeasure {
   const summary: Record<string, NodeProgressSummary> = {}
   let weighted = 0
@@ -31,10 +34,14 @@ export function measureProgress(
   let totalValue = 0
   let totalMax = 0
   for (const [id, weight] of expected) {
-    const node = nodes.get(id)
+    const node = nodes[id]
     const max = node !== undefined && node.max > 0 ? node.max : 1
     const value =
-      node === undefined ? 0 : node.finished ? max : Math.min(Math.max(node.value, 0), max)
+      node === undefined
+        ? 0
+        : node.state === 'finished'
+          ? max
+          : Math.min(Math.max(node.value, 0), max)
     const fraction = value / max
     summary[id] = { value, max, percentage: round1(fraction * 100) }
     weighted += weight * fraction

@@ -1,4 +1,4 @@
-import type { NodeOutput, ProgressStateMessage } from '../protocol/ComfyMessage.js'
+import type { NodeOutput } from '../protocol/ComfyMessage.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { HistoryEntry } from '../protocol/History.js'
 import type { ComfyError } from '../errors/ComfyError.js'
@@ -30,7 +30,7 @@ export interface JobState {
   /** The nodes expected to run, with their weights; cached nodes are removed. */
   readonly expected: ReadonlyMap<string, number>
   readonly cachedNodes: readonly string[]
-  readonly nodes: ReadonlyMap<string, NodeState>
+  readonly nodes: Readonly<Record<string, NodeState>>
   /** Once a `progress_state` has come, it alone drives node states (protocol §4.1). */
   readonly fromProgressState: boolean
   readonly currentNode: string | undefined
@@ -101,7 +101,7 @@ export function initialJobState(
     graphKnown: workflow !== undefined,
     expected: workflow === undefined ? new Map() : expectedNodes(workflow),
     cachedNodes: [],
-    nodes: new Map(),
+    nodes: {},
     fromProgressState: false,
     currentNode: undefined,
     outputs: {},
@@ -165,11 +165,10 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
       const node = message.data.node
       let nodes = started.state.nodes
       if (!state.fromProgressState) {
-        const copy = new Map(nodes)
         const previous = state.currentNode
-        if (previous !== undefined && previous !== node) finish(copy, previous)
-        if (!copy.has(node)) copy.set(node, { value: 0, max: 1, finished: false })
-        nodes = copy
+        if (previous !== undefined && previous !== node) nodes = finish(nodes, previous)
+        if (nodes[node] === undefined)
+          nodes = { ...nodes, [node]: { value: 0, max: 1, state: 'running' } }
       }
       return withProgress(
         { ...started.state, nodes, currentNode: node },
@@ -184,11 +183,10 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
       if (node === undefined) return started
       const nodes = state.fromProgressState
         ? started.state.nodes
-        : new Map(started.state.nodes).set(node, {
-            value: message.data.value,
-            max: message.data.max,
-            finished: false,
-          })
+        : {
+            ...started.state.nodes,
+            [node]: { value: message.data.value, max: message.data.max, state: 'running' },
+          }
       return withProgress(
         { ...started.state, nodes, currentNode: node },
         started.events,
@@ -199,7 +197,8 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
     case 'progress_state': {
       const started = start(state, at, source)
       return withProgress(
-        { ...started.state, nodes: snapshotNodes(message), fromProgressState: true },
+        // A snapshot is complete and never changed: kept as decoded (§2.7).
+        { ...started.state, nodes: message.data.nodes, fromProgressState: true },
         started.events,
         at,
         source,
@@ -208,7 +207,7 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
     case 'executed': {
       const { node, output } = message.data
       const outputs = output === null ? state.outputs : { ...state.outputs, [node]: output }
-      const nodes = state.fromProgressState ? state.nodes : finish(new Map(state.nodes), node)
+      const nodes = state.fromProgressState ? state.nodes : finish(state.nodes, node)
       return withProgress(
         { ...state, outputs, nodes },
         [{ type: 'node_executed', promptId: state.promptId, source, node, output }],
@@ -428,22 +427,17 @@ function preview(
   }
 }
 
-function snapshotNodes(message: ProgressStateMessage): Map<string, NodeState> {
-  const nodes = new Map<string, NodeState>()
-  for (const [id, node] of Object.entries(message.data.nodes)) {
-    nodes.set(id, { value: node.value, max: node.max, finished: node.state === 'finished' })
-  }
-  return nodes
-}
-
-function finish(nodes: Map<string, NodeState>, id: string): Map<string, NodeState> {
-  const node = nodes.get(id)
+function finish(
+  nodes: Readonly<Record<string, NodeState>>,
+  id: string,
+): Readonly<Record<string, NodeState>> {
+  const node = nodes[id]
   const max = node !== undefined && node.max > 0 ? node.max : 1
-  return nodes.set(id, { value: max, max, finished: true })
+  return { ...nodes, [id]: { value: max, max, state: 'finished' } }
 }
 
-function finishAll(state: JobState): Map<string, NodeState> {
-  const nodes = new Map(state.nodes)
-  for (const id of state.expected.keys()) finish(nodes, id)
+function finishAll(state: JobState): Readonly<Record<string, NodeState>> {
+  let nodes = state.nodes
+  for (const id of state.expected.keys()) nodes = finish(nodes, id)
   return nodes
 }
