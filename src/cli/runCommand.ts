@@ -8,22 +8,12 @@ import { openPod } from './openPod.js'
 import { progressInterval } from './progressInterval.js'
 import { readWorkflowFile } from './readWorkflowFile.js'
 import { reportError } from './reportError.js'
-import { parseCommandArgs, RUN_USAGE, usageError } from './usage.js'
-
-const OPTIONS = {
-  url: { type: 'string' },
-  header: { type: 'string', short: 'H', multiple: true },
-  'client-id': { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  'progress-interval': { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const
+import { FOLLOW_OPTIONS, parseCommandArgs, RUN_USAGE, usageError } from './usage.js'
 
 /** `comfyui-rx run <workflow.json>`: queue a workflow, follow it, print or download its images. */
 export async function runCommand(args: readonly string[], context: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs('run', () =>
-    parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }),
+    parseArgs({ args: [...args], options: FOLLOW_OPTIONS, allowPositionals: true, strict: true }),
   )
   if (values.help) {
     context.stdout.write(RUN_USAGE)

@@ -113,3 +113,14 @@ export function usageError(command: string, message: string, cause?: unknown): C
     cause === undefined ? undefined : { cause },
   )
 }
+
+/** The options of the commands that follow a job (`run`, `watch`). */
+export const FOLLOW_OPTIONS = {
+  url: { type: 'string' },
+  header: { type: 'string', short: 'H', multiple: true },
+  'client-id': { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'progress-interval': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const

@@ -8,17 +8,7 @@ import { followJob } from './followJob.js'
 import { openPod } from './openPod.js'
 import { progressInterval } from './progressInterval.js'
 import { reportError } from './reportError.js'
-import { parseCommandArgs, usageError, WATCH_USAGE } from './usage.js'
-
-const OPTIONS = {
-  url: { type: 'string' },
-  header: { type: 'string', short: 'H', multiple: true },
-  'client-id': { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  'progress-interval': { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const
+import { FOLLOW_OPTIONS, parseCommandArgs, usageError, WATCH_USAGE } from './usage.js'
 
 /**
  * Under a client id of its own, the socket would carry nothing about the prompt (ComfyUI sends a
@@ -32,7 +22,7 @@ const restOnly: WebSocketFactory = () => {
 /** `comfyui-rx watch <promptId>`: follow a prompt queued earlier (`track$`). */
 export async function watchCommand(args: readonly string[], context: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs('watch', () =>
-    parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }),
+    parseArgs({ args: [...args], options: FOLLOW_OPTIONS, allowPositionals: true, strict: true }),
   )
   if (values.help) {
     context.stdout.write(WATCH_USAGE)

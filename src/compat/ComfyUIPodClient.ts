@@ -10,7 +10,7 @@ import {
   tap,
 } from 'rxjs'
 import type { AnalyticsSink } from '../analytics/AnalyticsSink.js'
-import { assertJobType } from '../analytics/assertJobType.js'
+import { assertHandlerOptions } from './assertHandlerOptions.js'
 import type { JobType } from '../analytics/AnalyticsEvent.js'
 import { noopAnalyticsSink } from '../analytics/noopAnalyticsSink.js'
 import { reportJob } from '../analytics/reportJob.js'
@@ -101,17 +101,9 @@ export class ComfyUIPodClient {
       ...podOptions
     } = options
     positive('healthCheckTimeoutMs', healthCheckTimeoutMs)
-    assertJobType(jobType)
     if (typeof jobOptions !== 'object' || jobOptions === null)
       invalid('jobOptions', jobOptions, 'an object')
-    if (
-      typeof analytics !== 'object' ||
-      analytics === null ||
-      typeof analytics.capture !== 'function'
-    )
-      invalid('analytics', analytics, 'an AnalyticsSink')
-    if (typeof onHandlerError !== 'function')
-      invalid('onHandlerError', onHandlerError, 'a function')
+    assertHandlerOptions({ analytics, jobType, onHandlerError })
     this.settings = { healthCheckTimeoutMs, jobOptions, analytics, jobType, onHandlerError }
     this.podOptions = podOptions
     this.pod = new ComfyPod(baseUrl, podOptions)

@@ -16,7 +16,7 @@ import {
   throwError,
 } from 'rxjs'
 import type { AnalyticsSink } from '../analytics/AnalyticsSink.js'
-import { assertJobType } from '../analytics/assertJobType.js'
+import { assertHandlerOptions } from './assertHandlerOptions.js'
 import type { JobType } from '../analytics/AnalyticsEvent.js'
 import { noopAnalyticsSink } from '../analytics/noopAnalyticsSink.js'
 import { reportJob } from '../analytics/reportJob.js'
@@ -136,15 +136,7 @@ export class ComfyUIWebSocketClient {
       invalid('podOptions', podOptions, 'an object')
     if (typeof trackOptions !== 'object' || trackOptions === null)
       invalid('trackOptions', trackOptions, 'an object')
-    if (
-      typeof analytics !== 'object' ||
-      analytics === null ||
-      typeof analytics.capture !== 'function'
-    )
-      invalid('analytics', analytics, 'an AnalyticsSink')
-    if (typeof onHandlerError !== 'function')
-      invalid('onHandlerError', onHandlerError, 'a function')
-    assertJobType(jobType)
+    assertHandlerOptions({ analytics, jobType, onHandlerError })
     this.podOptions = podOptions
     this.trackOptions = trackOptions
     this.analytics = analytics
