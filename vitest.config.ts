@@ -1,6 +1,16 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+const src = fileURLToPath(new URL('./src/', import.meta.url))
+
 export default defineConfig({
+  // The package's own names, as the examples use them (tsconfig `paths` says the same to tsc and tsx).
+  resolve: {
+    alias: [
+      { find: /^comfyui-rx\/(simulator|cli|browser|analytics)$/, replacement: `${src}$1/index.ts` },
+      { find: /^comfyui-rx$/, replacement: `${src}index.ts` },
+    ],
+  },
   test: {
     include: ['spec/**/*.spec.ts'],
     testTimeout: 20_000,
