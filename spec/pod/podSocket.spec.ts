@@ -154,6 +154,22 @@ describe('ComfyPod socket', () => {
     })
   })
 
+  it('doubles the wait from one failed reconnect to the next after a drop', () => {
+    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 3 })
+    scheduler.run(({ flush }) => {
+      pod.messages$.subscribe({ error: () => undefined })
+      sockets[0]!.open()
+      sockets[0]!.receive(STATUS)
+      sockets[0]!.drop()
+      scheduler.schedule(() => sockets[1]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 11)
+      scheduler.schedule(() => sockets[2]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 32)
+      scheduler.schedule(() => sockets[3]!.fail('connect ECONNREFUSED 127.0.0.1:8188'), 73)
+      flush()
+      const delays = states.flatMap((s) => (s.state === 'reconnecting' ? [s.delayMs] : []))
+      expect(delays).toEqual([10, 20, 40])
+    })
+  })
+
   it('starts the backoff over for a new subscription after giving up', () => {
     const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 1 })
     scheduler.run(({ flush }) => {

@@ -116,8 +116,9 @@ export function podMessages$(
         count: options.maxReconnectAttempts,
         delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
           if (error instanceof ComfyAuthError) return throwError(() => error)
+          // retryCount starts over once a socket opens and delivers (resetOnSuccess).
           const delayMs = reconnectDelay(
-            attempt,
+            retryCount,
             options.reconnectDelayMs,
             options.maxReconnectDelayMs,
             options.random,
