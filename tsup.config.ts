@@ -7,6 +7,7 @@ export default defineConfig({
     'cli/index': 'src/cli/index.ts',
     'browser/index': 'src/browser/index.ts',
     'analytics/index': 'src/analytics/index.ts',
+    'store/index': 'src/store/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

@@ -7,7 +7,10 @@ export default defineConfig({
   // The package's own names, as the examples use them (tsconfig `paths` says the same to tsc and tsx).
   resolve: {
     alias: [
-      { find: /^comfyui-rx\/(simulator|cli|browser|analytics)$/, replacement: `${src}$1/index.ts` },
+      {
+        find: /^comfyui-rx\/(simulator|cli|browser|analytics|store)$/,
+        replacement: `${src}$1/index.ts`,
+      },
       { find: /^comfyui-rx$/, replacement: `${src}index.ts` },
     ],
   },

@@ -26,6 +26,7 @@ export { ComfyExecutionError } from './errors/ComfyExecutionError.js'
 export { ComfyHttpError } from './errors/ComfyHttpError.js'
 export { ComfyInterruptedError } from './errors/ComfyInterruptedError.js'
 export { ComfyPromptLostError } from './errors/ComfyPromptLostError.js'
+export { ComfyStoreError } from './errors/ComfyStoreError.js'
 export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
 export { ComfyValidationError } from './errors/ComfyValidationError.js'
 
@@ -46,8 +47,22 @@ export type {
   RunnerPod,
   RunnerPodStatus,
   SubmitJobOptions,
+  RecoverRunnerOptions,
+  RecoveredJob,
 } from './runner/ComfyUIJobRunner.js'
 export type { RunnerMetrics } from './runner/RunnerMetrics.js'
+
+export { InMemoryProgressStore } from './store/InMemoryProgressStore.js'
+export type { InMemoryProgressStoreOptions } from './store/InMemoryProgressStore.js'
+export type {
+  InFlightJob,
+  InstanceState,
+  ProgressStore,
+  ProgressStoreDiagnostic,
+} from './store/ProgressStore.js'
+export { publishProgress } from './store/publishProgress.js'
+export type { PublishProgressOptions } from './store/publishProgress.js'
+export { watchProgress$ } from './store/watchProgress.js'
 
 export type { AnalyticsSink } from './analytics/AnalyticsSink.js'
 export type {

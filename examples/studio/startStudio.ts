@@ -4,18 +4,24 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { type Subscription, tap } from 'rxjs'
-import type { ComfyImage } from '../../src/job/ComfyUIJobResult.js'
+import type { Subscription } from 'rxjs'
+import { ComfyValidationError } from '../../src/errors/ComfyValidationError.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import { ComfyPod } from '../../src/pod/ComfyPod.js'
+import { ComfyUIJobRunner } from '../../src/runner/ComfyUIJobRunner.js'
 import {
   startComfySimulator,
   type ComfySimulator,
   type ComfySimulatorOptions,
 } from '../../src/simulator/index.js'
-import { toProgressUpdates } from '../../src/sse/toProgressUpdates.js'
+import { toProgressUpdate } from '../../src/sse/toProgressUpdate.js'
 import { toServerSentEvents } from '../../src/sse/toServerSentEvents.js'
-import { InMemoryProgressStore } from './InMemoryProgressStore.js'
+import { userSafeMessage } from '../../src/sse/userSafeMessage.js'
+import { ComfyStoreError } from '../../src/errors/ComfyStoreError.js'
+import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
+import type { ProgressStore } from '../../src/store/ProgressStore.js'
+import { RedisProgressStore } from '../../src/store/RedisProgressStore.js'
+import { watchProgress$ } from '../../src/store/watchProgress.js'
 
 /** Options of {@link startStudio}. */
 export interface StudioOptions {
@@ -59,6 +65,19 @@ export interface StudioOptions {
    * @default 1000
    */
   readonly retryMs?: number
+  /**
+   * A Redis shared by several studio instances (`redis://host:port`): any of them serves the
+   * progress and the images of a job another one runs, and an instance restarted with the same
+   * `instanceId` resumes its jobs. Without it, progress is kept in this process's memory.
+   * @default undefined (in memory)
+   */
+  readonly redisUrl?: string
+  /**
+   * This instance's name in the store: unique among the instances running at once, the same
+   * after a restart.
+   * @default 'studio'
+   */
+  readonly instanceId?: string
 }
 
 /** Events of a running studio, for tests. */
@@ -73,6 +92,8 @@ export interface Studio extends EventEmitter<StudioEvents> {
   readonly url: string
   /** The embedded simulator, when no `comfyuiUrl` was given. */
   readonly simulator: ComfySimulator | undefined
+  /** The URL of the pod the workflows run on. */
+  readonly podUrl: string
   /** Stops the server, the jobs, the pod and the simulator. */
   close(): Promise<void>
 }
@@ -92,6 +113,11 @@ const txt2img = JSON.parse(
  * `{promptId}`; `GET /api/image/comfyui/:promptId/progress` streams its progress as Server-Sent
  * Events (from the latest state, so a reload mid-job shows where it stands); the output image is
  * proxied, so browsers never see the pod's URL.
+ *
+ * Jobs run on a `ComfyUIJobRunner` that publishes their progress to a `ProgressStore`, and the
+ * progress streams and image routes read it from there: in memory by default, or in Redis
+ * (`redisUrl`), where several instances share it — a job started on one instance can be followed
+ * on another, and an instance restarted mid-job resumes its jobs (`ComfyUIJobRunner.recover`).
  */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   const {
@@ -103,16 +129,31 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     progressThrottleMs = 100,
     keepAliveMs = 15_000,
     retryMs = 1_000,
+    redisUrl,
+    instanceId = 'studio',
   } = options
   const [script, simulator] = await Promise.all([
     bundleApp(),
     comfyuiUrl === undefined ? startComfySimulator(simulatorOptions) : undefined,
   ])
   const podUrl = comfyuiUrl ?? simulator!.url
-  const pod = new ComfyPod(podUrl)
+  // Only for the pod's /view URLs: the runner has pods of its own.
+  const viewer = new ComfyPod(podUrl)
   const podHeaders = basicAuth(podUrl)
-  const store = new InMemoryProgressStore()
-  const images = new Map<string, readonly ComfyImage[]>()
+  const store: ProgressStore =
+    redisUrl === undefined ? new InMemoryProgressStore() : new RedisProgressStore(redisUrl)
+  const storeLog = store.diagnostics$.subscribe((diagnostic) =>
+    console.warn(`progress store: ${diagnostic.type}`, diagnostic),
+  )
+  const runner = await ComfyUIJobRunner.recover({
+    pods: [podUrl],
+    store,
+    instanceId,
+    progressUpdateOptions: {
+      imageUrl: (_image, index, promptId) => `/api/image/comfyui/${promptId}/images/${index}`,
+    },
+    trackOptions: { progressThrottleMs },
+  })
   const jobs = new Set<Subscription>()
   const events = new EventEmitter<StudioEvents>()
 
@@ -120,51 +161,47 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     const text = (body as { prompt?: unknown } | undefined)?.prompt
     const workflow = withPrompt(typeof text === 'string' && text.trim() !== '' ? text : undefined)
     let answered = false
-    const job = pod
-      .executeWorkflow$(workflow, { progressThrottleMs })
-      .pipe(
-        tap((event) => {
-          if (event.type !== 'completed') return
-          images.set(event.promptId, event.result.images)
-          // Kept as long as the store keeps the prompt, roughly: the oldest goes first.
-          const [oldest] = images.keys()
-          if (images.size > 1000 && oldest !== undefined) images.delete(oldest)
-        }),
-        toProgressUpdates({
-          imageUrl: (_image, index, promptId) => `/api/image/comfyui/${promptId}/images/${index}`,
-        }),
-      )
-      .subscribe({
-        next: (update) => {
-          if (!answered && update.status === 'failed') {
-            // Refused before it was queued (invalid workflow, pod unreachable): no prompt to follow.
-            answered = true
-            const status = update.errorName === 'ComfyValidationError' ? 400 : 502
-            return sendJson(res, status, { error: update.message })
-          }
-          store.set(update)
-          if (!answered) {
-            answered = true
-            sendJson(res, 200, { promptId: update.promptId })
-          }
-        },
-        complete: () => jobs.delete(job),
-      })
+    // The runner publishes the job's progress to the store; the job lives as long as this
+    // subscription (or until the runner is closed, to be resumed by the next run).
+    const job = runner.run$(workflow, { progressThrottleMs }).subscribe({
+      next: (event) => {
+        if (answered) return
+        answered = true
+        // Answered once the prompt is in the store, so that any instance can stream it at once.
+        void store.save(toProgressUpdate(event)!).then(() => {
+          sendJson(res, 200, { promptId: event.promptId })
+        })
+      },
+      error: (error: unknown) => {
+        jobs.delete(job)
+        if (answered) return
+        // Refused before it was queued (invalid workflow, pod unreachable): no prompt to follow.
+        answered = true
+        const status = error instanceof ComfyValidationError ? 400 : 502
+        sendJson(res, status, { error: userSafeMessage(error) })
+      },
+      complete: () => jobs.delete(job),
+    })
     if (!job.closed) jobs.add(job)
   }
 
-  function progress(promptId: string, req: IncomingMessage, res: ServerResponse): void {
+  async function progress(
+    promptId: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     if (!PROMPT_ID.test(promptId)) return sendJson(res, 400, { error: 'malformed promptId' })
-    const updates$ = store.updates$(promptId)
-    if (updates$ === undefined) return sendJson(res, 404, { error: 'unknown promptId' })
-    toServerSentEvents(updates$, res, { keepAliveMs, retryMs })
+    const latest = await store.latest(promptId)
+    if (latest === undefined) return sendJson(res, 404, { error: 'unknown promptId' })
+    toServerSentEvents(watchProgress$(store, promptId), res, { keepAliveMs, retryMs })
     events.emit('progressStream', promptId, req, res)
   }
 
   async function image(promptId: string, index: number, res: ServerResponse): Promise<void> {
-    const found = images.get(promptId)?.[index]
+    // From the store: the job may have run on another instance.
+    const found = (await store.latest(promptId))?.images?.[index]
     if (found === undefined) return sendJson(res, 404, { error: 'no such image' })
-    const answer = await fetch(found.url, { headers: podHeaders })
+    const answer = await fetch(viewer.viewUrl(found), { headers: podHeaders })
     if (!answer.ok) return sendJson(res, 502, { error: 'the image server did not give the image' })
     res.writeHead(200, {
       'content-type': answer.headers.get('content-type') ?? 'image/png',
@@ -198,9 +235,11 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   }
 
   const server = createServer((req, res) => {
-    route(req, res).catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' })
-      else res.destroy()
+    route(req, res).catch((error: unknown) => {
+      if (res.headersSent) return res.destroy()
+      if (error instanceof ComfyStoreError)
+        return sendJson(res, 503, { error: 'progress store unavailable' })
+      sendJson(res, 500, { error: 'internal error' })
     })
   })
   await new Promise<void>((resolve, reject) => {
@@ -225,14 +264,19 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   return Object.assign(events, {
     url: `http://${urlHost}:${address.port}/`,
     simulator,
+    podUrl,
     close: () =>
       (closing ??= (async () => {
+        // Closed first, so that the jobs it ends are kept in the store for the next run.
+        runner.close()
         for (const job of jobs) job.unsubscribe()
         await new Promise<void>((resolve) => {
           server.close(() => resolve())
           server.closeAllConnections()
         })
-        pod.close()
+        viewer.close()
+        await store.close()
+        storeLog.unsubscribe()
         await simulator?.close()
       })()),
   })

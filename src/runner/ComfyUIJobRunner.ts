@@ -8,10 +8,12 @@ import {
   exhaustMap,
   filter,
   finalize,
+  identity,
   ignoreElements,
   lastValueFrom,
   map,
   merge,
+  type MonoTypeOperatorFunction,
   Observable,
   retry,
   type ObservableInput,
@@ -37,12 +39,19 @@ import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
 import type { ComfyUIJobResult } from '../job/ComfyUIJobResult.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
 import type { JobEvent, JobProgress } from '../job/JobEvent.js'
+import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
+import { assertTrackOptions } from '../job/trackPrompt.js'
 import type { Workflow } from '../job/Workflow.js'
 import { ComfyPod } from '../pod/ComfyPod.js'
 import { invalid, positive, type ComfyPodOptions } from '../pod/ComfyPodOptions.js'
 import type { ConnectionState } from '../pod/ConnectionState.js'
+import { redactUrl } from '../pod/redactUrl.js'
 import { StatusMessage } from '../protocol/ComfyMessage.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
+import type { ProgressUpdateOptions } from '../sse/ProgressUpdateOptions.js'
+import { assertProgressStore } from '../store/assertProgressStore.js'
+import type { InFlightJob, ProgressStore } from '../store/ProgressStore.js'
+import { publishProgress } from '../store/publishProgress.js'
 import { checkPodHealth } from './checkPodHealth.js'
 import { isUnsentPrompt } from './isUnsentPrompt.js'
 import {
@@ -65,6 +74,8 @@ export interface RunnerPod {
   readonly connection$: Observable<ConnectionState>
   executeWorkflow$(workflow: Workflow, options?: ExecuteWorkflowOptions): Observable<JobEvent>
   getSystemStats(): ObservableInput<unknown>
+  /** Follows a prompt queued earlier (`ComfyPod.track$`); needed by `recover` only. */
+  track$?(promptId: string, options?: TrackPromptOptions): Observable<JobEvent>
 }
 
 /** Options of `new ComfyUIJobRunner(options)`. */
@@ -116,6 +127,56 @@ export interface ComfyUIJobRunnerOptions {
    * @default asyncScheduler
    */
   readonly scheduler?: SchedulerLike
+  /**
+   * Where the jobs' progress is published (`publishProgress`), for `watchProgress$` on any
+   * instance; with `instanceId`, also where the runner keeps what `recover` needs after a
+   * restart: its pods' clientIds and its jobs in flight.
+   * @default none
+   */
+  readonly store?: ProgressStore
+  /**
+   * This instance's name in the `store`, the same across its restarts (a StatefulSet pod's name,
+   * a host and port): the key of its clientIds and jobs in flight. Two instances running at the
+   * same time must never share one.
+   * @default none (nothing is kept for a restart)
+   */
+  readonly instanceId?: string
+  /**
+   * The clientIds of the pods created from URLs, by URL without credentials (as `pod.url` shows
+   * it). `recover` gives those of the previous run.
+   * @default a random UUID per pod (or `podOptions.clientId`)
+   */
+  readonly clientIds?: Readonly<Record<string, string>>
+  /**
+   * Options of the updates published to the `store` (`imageUrl`, `failureMessage`).
+   * @default {}
+   */
+  readonly progressUpdateOptions?: ProgressUpdateOptions
+}
+
+/** Options of `ComfyUIJobRunner.recover(options)`: the runner's, with a store and an instanceId. */
+export interface RecoverRunnerOptions extends ComfyUIJobRunnerOptions {
+  readonly store: ProgressStore
+  readonly instanceId: string
+  /**
+   * Options of the `track$` that follows each job of the previous run (its timeout counts from
+   * the recovery).
+   * @default {}
+   */
+  readonly trackOptions?: TrackPromptOptions
+}
+
+/** A job of the previous run of the instance, which `recover` follows again. */
+export interface RecoveredJob {
+  readonly promptId: string
+  /** Its pod's URL, without credentials. */
+  readonly podUrl: string
+  /**
+   * Its result; rejects with the job's `ComfyError`, with `ComfyConnectionError` `pod_removed`
+   * when its pod is not one of the runner's any more, or `runner_closed` when the runner is
+   * closed first (the job is then kept for the next recovery).
+   */
+  readonly result: Promise<ComfyUIJobResult>
 }
 
 /** Options of `runner.run$(workflow, options)`: the job's, and its analytics `jobType`. */
@@ -207,6 +268,10 @@ export class ComfyUIJobRunner {
   private readonly podRetryMs: number
   private readonly jobType: JobType
   private readonly scheduler: SchedulerLike
+  private readonly store: ProgressStore | undefined
+  private readonly instanceId: string | undefined
+  /** Taps a job's progress into the store, if any (`promptId`: of a job known before its events). */
+  private readonly publish: (promptId?: string) => MonoTypeOperatorFunction<JobEvent>
   private readonly userSink: AnalyticsSink
   /** The user's sink, with the runner's metrics counted on the way. */
   private readonly sink: AnalyticsSink
@@ -216,6 +281,7 @@ export class ComfyUIJobRunner {
   // streams must replay the current value to late subscribers, as the snapshots do.
   private readonly metricsState = new BehaviorSubject<RunnerMetrics>(metricsOf(NO_COUNTS))
   private readonly podsState: BehaviorSubject<readonly RunnerPodStatus[]>
+  private recoveredJobs: readonly RecoveredJob[] = []
   private counts: RunnerCounts = NO_COUNTS
   private isClosed = false
   private dispatching = false
@@ -236,6 +302,10 @@ export class ComfyUIJobRunner {
       analytics = noopAnalyticsSink,
       jobType = 'image_generation',
       scheduler = asyncScheduler,
+      store,
+      instanceId,
+      clientIds = {},
+      progressUpdateOptions = {},
     } = options ?? ({} as ComfyUIJobRunnerOptions)
     if (!Array.isArray(pods) || pods.length === 0)
       invalid('pods', pods, 'a non-empty array of URLs or ComfyPods')
@@ -258,6 +328,24 @@ export class ComfyUIJobRunner {
       typeof analytics.capture !== 'function'
     )
       invalid('analytics', analytics, 'an AnalyticsSink')
+    if (store !== undefined || instanceId !== undefined)
+      assertProgressStore(store, instanceId === undefined ? 'store' : 'store (for instanceId)')
+    if (instanceId !== undefined) assertInstanceId(instanceId)
+    if (typeof clientIds !== 'object' || clientIds === null)
+      invalid('clientIds', clientIds, 'an object of clientIds by pod URL')
+    this.store = store
+    this.instanceId = instanceId
+    // Checks progressUpdateOptions now, as every other option.
+    if (store !== undefined) publishProgress(store, progressUpdateOptions)
+    this.publish = (promptId) =>
+      store === undefined
+        ? identity
+        : publishProgress(store, {
+            ...progressUpdateOptions,
+            ...(promptId === undefined ? {} : { promptId }),
+            // Closing is not the end of the jobs: the next run of this instance recovers them.
+            isFinal: () => !this.isClosed,
+          })
     this.concurrencyPerPod = concurrencyPerPod
     this.healthCheckTimeoutMs = healthCheckTimeoutMs
     this.healthCheckIntervalMs = healthCheckIntervalMs
@@ -277,7 +365,11 @@ export class ComfyUIJobRunner {
       jobType,
     })
     this.slots = pods.map((given) => {
-      const pod = typeof given === 'string' ? new ComfyPod(given, podOptions) : undefined
+      const clientId = typeof given === 'string' ? clientIds[redactUrl(given)] : undefined
+      const pod =
+        typeof given === 'string'
+          ? new ComfyPod(given, clientId === undefined ? podOptions : { ...podOptions, clientId })
+          : undefined
       return {
         pod: pod ?? (given as RunnerPod),
         close: pod === undefined ? undefined : () => pod.close(),
@@ -287,6 +379,10 @@ export class ComfyUIJobRunner {
         inFlight: 0,
       }
     })
+    if (store !== undefined && instanceId !== undefined) {
+      const saved = Object.fromEntries(this.slots.map(({ pod }) => [pod.url, pod.clientId]))
+      quietly(() => store.saveClientIds(instanceId, saved))
+    }
     this.podsState = new BehaviorSubject(this.podStatuses())
     this.metrics$ = this.metricsState.asObservable()
     this.pods$ = this.podsState.asObservable()
@@ -295,6 +391,55 @@ export class ComfyUIJobRunner {
       this.watching.add(reportPod(slot.pod, this.sink, { scheduler: this.scheduler }))
       this.watching.add(this.watch$(slot).subscribe())
     }
+  }
+
+  /**
+   * Starts the runner of an instance that may have run before, with a store shared by the
+   * instances: its pods get the clientIds the instance used last time (saved in the store), and
+   * the jobs it had in flight — killed or restarted mid-job — are followed again (`pod.track$`)
+   * and their progress published to the store once more, so that they complete for whoever
+   * watches them (`watchProgress$` on any instance). A first start finds nothing to recover.
+   *
+   * @example
+   * ```ts
+   * import { ComfyUIJobRunner } from 'comfyui-rx'
+   * import { RedisProgressStore } from 'comfyui-rx/store'
+   *
+   * const store = new RedisProgressStore(process.env.REDIS_URL!)
+   * const runner = await ComfyUIJobRunner.recover({
+   *   pods: ['http://gpu-1:8188'],
+   *   store,
+   *   instanceId: process.env.HOSTNAME!, // the same after a restart
+   * })
+   * for (const job of runner.recovered) {
+   *   job.result.then((result) => console.log(job.promptId, result.images.length)) // '…' 1
+   * }
+   * ```
+   * @param options - the runner's options, with `store` and `instanceId`
+   * @returns the runner, once the store was read; rejects with `ComfyStoreError` when it cannot
+   *   be read, with a `TypeError` for an invalid option
+   */
+  static async recover(options: RecoverRunnerOptions): Promise<ComfyUIJobRunner> {
+    const { trackOptions = {}, ...runnerOptions } = options ?? ({} as RecoverRunnerOptions)
+    const { store, instanceId } = runnerOptions
+    assertProgressStore(store)
+    assertInstanceId(instanceId)
+    if (typeof trackOptions !== 'object' || trackOptions === null)
+      invalid('trackOptions', trackOptions, 'an object')
+    assertTrackOptions(trackOptions)
+    const state = await store.instanceState(instanceId)
+    const runner = new ComfyUIJobRunner({
+      ...runnerOptions,
+      clientIds: { ...state.clientIds, ...runnerOptions.clientIds },
+    })
+    runner.recoveredJobs = state.jobs.map((job) => runner.resume(job, trackOptions))
+    runner.publishPods()
+    return runner
+  }
+
+  /** The jobs of the previous run that `recover` followed again; none for a runner from `new`. */
+  get recovered(): readonly RecoveredJob[] {
+    return this.recoveredJobs
   }
 
   /** The funnel's metrics now. */
@@ -338,6 +483,7 @@ export class ComfyUIJobRunner {
         if (event.type === 'progress')
           this.count({ ...this.counts, progressUpdates: this.counts.progressUpdates + 1 })
       }),
+      this.publish(),
     )
   }
 
@@ -428,8 +574,18 @@ export class ComfyUIJobRunner {
           ...options,
           ...(limited ? { timeoutMs: Math.max(1, left()) } : {}),
         })
+        let recorded: string | undefined
         return job$.pipe(
-          tap(() => (started = true)),
+          tap((event) => {
+            started = true
+            if (recorded !== undefined) return
+            // The pod took the job: a restart of this instance must find it.
+            recorded = event.promptId
+            this.record({ promptId: recorded, podUrl: slot.pod.url, clientId: slot.pod.clientId })
+          }),
+          finalize(() => {
+            if (recorded !== undefined) this.forget(recorded)
+          }),
           reportJob(this.sink, {
             pod: slot.pod,
             jobType,
@@ -449,6 +605,67 @@ export class ComfyUIJobRunner {
         )
       }),
     )
+  }
+
+  /**
+   * Follows a job of the previous run on its pod, where it counts as in flight, publishing its
+   * progress; forgets it in the store once it has ended (not when the runner is closed first).
+   */
+  private resume(job: InFlightJob, options: TrackPromptOptions): RecoveredJob {
+    const { promptId, podUrl } = job
+    const slot = this.slots.find(({ pod }) => pod.url === podUrl)
+    const track$ = slot?.pod.track$?.bind(slot.pod)
+    if (slot !== undefined && track$ !== undefined) slot.inFlight++
+    const job$ = defer(() =>
+      track$ === undefined
+        ? throwError(
+            () =>
+              new ComfyConnectionError(
+                `the pod of prompt ${promptId} is not one of the runner's any more`,
+                podUrl,
+                'pod_removed',
+              ),
+          )
+        : track$(promptId, options),
+    ).pipe(
+      // With its promptId: a job that fails before its first event is still told to its watchers.
+      this.publish(promptId),
+      finalize(() => {
+        if (slot !== undefined && track$ !== undefined) {
+          slot.inFlight--
+          this.dispatch()
+        }
+        this.forget(promptId)
+      }),
+    )
+    const result = new Promise<ComfyUIJobResult>((resolve, reject) => {
+      const subscription = job$.subscribe({
+        next: (event) => {
+          if (event.type === 'completed') resolve(event.result)
+        },
+        error: reject,
+      })
+      // After the end, a no-op; before it (the runner closed), the job's promise still settles.
+      subscription.add(() => reject(this.closedError()))
+      this.watching.add(subscription)
+    })
+    // Whoever ignores the recovered jobs gets no unhandled rejection.
+    result.catch(() => {})
+    return { promptId, podUrl, result }
+  }
+
+  /** Keeps a job a pod took in the store, for a restart of this instance. */
+  private record(job: InFlightJob): void {
+    const { store, instanceId } = this
+    if (store !== undefined && instanceId !== undefined)
+      quietly(() => store.addJob(instanceId, job))
+  }
+
+  /** Forgets an ended job in the store; a job the runner's closing ended is kept for a restart. */
+  private forget(promptId: string): void {
+    const { store, instanceId } = this
+    if (store !== undefined && instanceId !== undefined && !this.isClosed)
+      quietly(() => store.removeJob(instanceId, promptId))
   }
 
   /** Waits for a pod with room, which it reserves; gives up its place when unsubscribed. */
@@ -579,6 +796,23 @@ export class ComfyUIJobRunner {
   private closedError(): ComfyConnectionError {
     return new ComfyConnectionError('the job runner is closed', '', 'runner_closed')
   }
+}
+
+/**
+ * A write to the store, which reports its own failures (`diagnostics$`): a store that throws or
+ * rejects anyway does not fail the job.
+ */
+function quietly(write: () => Promise<void>): void {
+  try {
+    write().catch(() => {})
+  } catch {
+    // See above.
+  }
+}
+
+function assertInstanceId(instanceId: unknown): asserts instanceId is string {
+  if (typeof instanceId !== 'string' || instanceId === '')
+    invalid('instanceId', instanceId, 'a non-empty string')
 }
 
 function load(slot: Slot): number {

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { connect, createServer } from 'node:net'
+
+/** A real redis-server, started by the test on a free port, without persistence. */
+export interface RedisServer {
+  readonly port: number
+  /** `redis://127.0.0.1:port`. */
+  readonly url: string
+  /** Kills the server (SIGKILL: like a crash, nothing saved). */
+  kill(): Promise<void>
+  /** Starts it again on the same port, empty; resolves once it answers PING. */
+  start(): Promise<void>
+  /** Kills it for good. */
+  close(): Promise<void>
+}
+
+/** A port nothing listens on now: the one the system gave a server on port 0, then closed. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Starts `redis-server --port <free port> --save '' --appendonly no`; resolves once it answers. */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const started = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    child = started
+    let output = ''
+    const ready = new Promise<void>((resolve, reject) => {
+      started.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk
+        if (/Ready to accept connections/.test(output)) resolve()
+      })
+      started.once('exit', (code) =>
+        reject(new Error(`redis-server exited with ${String(code)}: ${output}`)),
+      )
+      started.once('error', reject)
+    })
+    await ready
+    await ping(port)
+  }
+  const kill = async (): Promise<void> => {
+    const running = child
+    child = undefined
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return
+    const exited = once(running, 'exit')
+    running.kill('SIGKILL')
+    await exited
+  }
+  await start()
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start, close: kill }
+}
+
+/** Sends PING over a raw socket; resolves on +PONG. */
+async function ping(port: number): Promise<void> {
+  const socket = connect(port, '127.0.0.1')
+  try {
+    await once(socket, 'connect')
+    socket.write('PING\r\n')
+    const [data] = (await once(socket, 'data')) as [Buffer]
+    if (!data.toString().startsWith('+PONG')) throw new Error(`redis answered ${data.toString()}`)
+  } finally {
+    socket.destroy()
+  }
+}
