@@ -1,9 +1,21 @@
+import { isRight } from 'fp-ts/lib/Either.js'
+import type { Subscription } from 'rxjs'
 import { readTrace, type TraceEntry } from '../support/traces.js'
 import { fakeSockets, type FakeWebSocket } from '../support/FakeWebSocket.js'
-import { ComfyPod, type JobEvent, type Workflow } from '../../src/index.js'
-import type { Subscription } from 'rxjs'
+import {
+  ComfyPod,
+  decodeFrame,
+  type ExecuteWorkflowOptions,
+  type JobEvent,
+  type Workflow,
+} from '../../src/index.js'
+import type { PodMessage } from '../../src/protocol/decodeFrame.js'
+import { initialJobState, reduceJob, type JobState } from '../../src/job/reduceJob.js'
 
 export const TARGET = 'bench-target-prompt'
+
+/** tinybench options of every task: a second of samples after a short warm-up. */
+export const BENCH_OPTIONS = { time: 1000, warmupTime: 200 } as const
 
 const progressTrace = readTrace('progress')
 const recorded = progressTrace.flatMap((entry: TraceEntry) =>
@@ -29,6 +41,33 @@ export const WORKFLOW = (
   }
 ).req.prompt
 
+/** FRAMES, decoded as the pod delivers them. */
+export const MESSAGES: readonly PodMessage[] = FRAMES.map((frame) => {
+  const decoded = decodeFrame(frame)
+  if (!isRight(decoded)) throw new Error(`a recorded frame does not decode: ${frame}`)
+  return decoded.right
+})
+
+/** A pod with an open socket and one plain subscriber of `messages$`: decode + socket pipeline. */
+export function podWithoutJobs(): { socket: FakeWebSocket; pod: ComfyPod } {
+  const { factory, sockets } = fakeSockets()
+  const pod = new ComfyPod('http://bench.invalid', { webSocketFactory: factory })
+  pod.messages$.subscribe()
+  sockets[0]!.open()
+  return { socket: sockets[0]!, pod }
+}
+
+/** The job reducer alone, fed MESSAGES one by one as a running job of TARGET receives them. */
+export function reducerOverMessages(): () => void {
+  let state: JobState = initialJobState(TARGET, WORKFLOW, 0, () => '')
+  state = reduceJob(state, { kind: 'accepted', at: 0, promptId: TARGET }).state
+  let at = 0
+  return () => {
+    for (const message of MESSAGES)
+      state = reduceJob(state, { kind: 'message', at: ++at, message }).state
+  }
+}
+
 /**
  * A real ComfyPod over a hand-driven socket and an in-memory REST answer, with `jobs` jobs
  * listening: job 0 follows TARGET, the others follow prompts that get no message.
@@ -36,6 +75,7 @@ export const WORKFLOW = (
 export async function podWithJobs(
   jobs: number,
   onEvent: (event: JobEvent) => void = () => undefined,
+  options: ExecuteWorkflowOptions = { progressThrottleMs: 1000, stallTimeoutMs: 3_600_000 },
 ): Promise<{ socket: FakeWebSocket; pod: ComfyPod; subscriptions: Subscription[] }> {
   const { factory, sockets } = fakeSockets()
   let posted = 0
@@ -51,10 +91,7 @@ export async function podWithJobs(
   const pod = new ComfyPod('http://bench.invalid', { webSocketFactory: factory, fetch })
   const subscriptions: Subscription[] = []
   for (let i = 0; i < jobs; i++) {
-    const job$ = pod.executeWorkflow$(WORKFLOW, {
-      progressThrottleMs: 1000,
-      stallTimeoutMs: 3_600_000,
-    })
+    const job$ = pod.executeWorkflow$(WORKFLOW, options)
     subscriptions.push(job$.subscribe({ next: onEvent }))
   }
   sockets[0]!.open()
