@@ -133,6 +133,21 @@ describe('executeWorkflow$', () => {
     })
   })
 
+  it('asks the pod for the promptId it is given', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const asked: string[] = []
+      const ctx = context(scheduler, {
+        messages$: hot<PodMessage>('-'),
+        queuePrompt: ({ promptId }) => (asked.push(promptId), of({ promptId })),
+      })
+      const subscription = ctx.run(workflow, { promptId: 'mine' }).subscribe()
+      scheduler.schedule(() => subscription.unsubscribe(), 1)
+      scheduler.flush()
+      expect(asked).toEqual(['mine'])
+    })
+  })
+
   it('posts only once the socket is open', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, cold, expectSubscriptions }) => {
@@ -200,5 +215,6 @@ describe('executeWorkflow$', () => {
     expect(() => ctx.run({})).toThrow(TypeError)
     expect(() => ctx.run(workflow, { progressThrottleMs: -1 })).toThrow(/progressThrottleMs/)
     expect(() => ctx.run(workflow, { timeoutMs: 0 })).toThrow(/timeoutMs/)
+    expect(() => ctx.run(workflow, { promptId: '' })).toThrow(/promptId/)
   })
 })

@@ -79,7 +79,7 @@ function runJob(on: ComfyUIJobRunner, steps = 4) {
 }
 
 describe('ComfyUIJobRunner with a store', () => {
-  it('records a job once its pod took it, publishes its progress, and forgets it at its end', async () => {
+  it('records a job, publishes its progress, and forgets it at its end', async () => {
     const store = new InMemoryProgressStore()
     const target = runner(store)
     const sampler = gated.gate(2)
@@ -97,6 +97,35 @@ describe('ComfyUIJobRunner with a store', () => {
     await job.result
 
     expect(await store.latest(promptId)).toMatchObject({ status: 'completed', progress: 100 })
+    expect((await store.instanceState('a')).jobs).toEqual([])
+  })
+
+  it('records a job before its POST /prompt is answered, under the id it asks the pod for', async () => {
+    const store = new InMemoryProgressStore()
+    let answer!: () => void
+    const held = new Promise<void>((resolve) => (answer = resolve))
+    let posted!: () => void
+    const posting = new Promise<void>((resolve) => (posted = resolve))
+    const holdPosts: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST' && String(input).endsWith('/prompt')) {
+        posted()
+        await held
+      }
+      return fetch(input, init)
+    }
+    const target = new ComfyUIJobRunner({
+      ...options(store),
+      podOptions: { ...POD_OPTIONS, fetch: holdPosts },
+    })
+    cleanups.push(() => target.close())
+    const job = runJob(target, 1)
+    await posting
+
+    const { jobs } = await store.instanceState('a')
+    expect(jobs).toHaveLength(1)
+    answer()
+    expect(await job.promptId).toBe(jobs[0]!.promptId)
+    await job.result
     expect((await store.instanceState('a')).jobs).toEqual([])
   })
 

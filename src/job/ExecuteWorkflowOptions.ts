@@ -13,4 +13,11 @@ export interface ExecuteWorkflowOptions extends TrackPromptOptions {
    * @default false
    */
   readonly front?: boolean
+  /**
+   * The prompt id to ask of the pod (servers from 0.3.45 use it; older ones pick their own, and
+   * the events carry theirs). Known before anything is sent, so that a caller can record the job
+   * first. Never reuse one.
+   * @default a random UUID
+   */
+  readonly promptId?: string
 }

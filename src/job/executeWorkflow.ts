@@ -28,14 +28,17 @@ export function executeWorkflow(
   workflow: Workflow,
   options: ExecuteWorkflowOptions = {},
 ): Observable<JobEvent> {
-  const { extraData = {}, front = false } = options
+  const { extraData = {}, front = false, promptId } = options
   assertWorkflow(workflow)
   assertTrackOptions(options)
+  if (promptId !== undefined && (typeof promptId !== 'string' || promptId === '')) {
+    throw new TypeError(`promptId must be a non-empty string, received ${String(promptId)}`)
+  }
   if (typeof extraData !== 'object' || extraData === null) {
     throw new TypeError(`extraData must be an object, received ${String(extraData)}`)
   }
   return defer(() => {
-    const ownId = context.newPromptId()
+    const ownId = promptId ?? context.newPromptId()
     return followPrompt(
       context,
       {

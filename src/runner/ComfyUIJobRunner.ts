@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import {
   asyncScheduler,
   BehaviorSubject,
@@ -180,7 +181,7 @@ export interface RecoveredJob {
 }
 
 /** Options of `runner.run$(workflow, options)`: the job's, and its analytics `jobType`. */
-export interface RunJobOptions extends ExecuteWorkflowOptions {
+export interface RunJobOptions extends Omit<ExecuteWorkflowOptions, 'promptId'> {
   /**
    * `jobType` of the job's progress analytics.
    * @default the runner's `jobType`
@@ -570,22 +571,30 @@ export class ComfyUIJobRunner {
         }
         const retried = (error: unknown): boolean =>
           !started && excluded === undefined && this.slots.length > 1 && isUnsentPrompt(error)
-        const job$ = slot.pod.executeWorkflow$(workflow, {
-          ...options,
-          ...(limited ? { timeoutMs: Math.max(1, left()) } : {}),
+        // Recorded before POST /prompt is sent: an instance killed at any moment after it finds
+        // the job again (or learns it was lost) on recovery.
+        let recorded: string = randomUUID()
+        const record = (promptId: string): void => {
+          recorded = promptId
+          this.record({ promptId, podUrl: slot.pod.url, clientId: slot.pod.clientId })
+        }
+        const job$ = defer(() => {
+          record(recorded)
+          return slot.pod.executeWorkflow$(workflow, {
+            ...options,
+            promptId: recorded,
+            ...(limited ? { timeoutMs: Math.max(1, left()) } : {}),
+          })
         })
-        let recorded: string | undefined
         return job$.pipe(
           tap((event) => {
             started = true
-            if (recorded !== undefined) return
-            // The pod took the job: a restart of this instance must find it.
-            recorded = event.promptId
-            this.record({ promptId: recorded, podUrl: slot.pod.url, clientId: slot.pod.clientId })
+            // An old pod picked its own id for the prompt: that is the one to find it by.
+            if (event.promptId === recorded) return
+            this.forget(recorded)
+            record(event.promptId)
           }),
-          finalize(() => {
-            if (recorded !== undefined) this.forget(recorded)
-          }),
+          finalize(() => this.forget(recorded)),
           reportJob(this.sink, {
             pod: slot.pod,
             jobType,
