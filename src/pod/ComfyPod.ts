@@ -295,10 +295,11 @@ export class ComfyPod {
   /**
    * `GET /system_stats`: versions, memory and devices; a cheap health check.
    *
+   * @param options - `signal` ends the request early (a health check that gave up on it)
    * @throws ComfyHttpError
    */
-  getSystemStats(): Promise<SystemStats> {
-    return this.http.json(SystemStats, 'GET', '/system_stats')
+  getSystemStats(options: { readonly signal?: AbortSignal } = {}): Promise<SystemStats> {
+    return this.http.json(SystemStats, 'GET', '/system_stats', undefined, options.signal)
   }
 
   /**

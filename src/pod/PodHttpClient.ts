@@ -23,8 +23,16 @@ export class PodHttpClient {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Sends a request; any status is an answer. Throws `ComfyHttpError` (status 0) when none came. */
-  async request(method: string, path: string, body?: unknown): Promise<PodResponse> {
+  /**
+   * Sends a request; any status is an answer. Throws `ComfyHttpError` (status 0) when none came,
+   * within `requestTimeoutMs` or before the caller's `signal` aborted.
+   */
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<PodResponse> {
     const url = this.address.httpUrl(path)
     const headers: Record<string, string> = { ...this.headers }
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -33,7 +41,10 @@ export class PodHttpClient {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal:
+          signal === undefined
+            ? AbortSignal.timeout(this.timeoutMs)
+            : AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
       })
       return { status: response.status, body: await response.text() }
     } catch (cause) {
@@ -58,8 +69,9 @@ export class PodHttpClient {
     method: string,
     path: string,
     body?: unknown,
+    signal?: AbortSignal,
   ): Promise<A> {
-    return this.decode(codec, method, path, await this.request(method, path, body))
+    return this.decode(codec, method, path, await this.request(method, path, body, signal))
   }
 
   /** Sends a request whose 2xx answer has no body to read (`POST /queue`, `/interrupt`). */

@@ -1,5 +1,7 @@
 import {
   defer,
+  finalize,
+  from,
   map,
   type Observable,
   type ObservableInput,
@@ -12,14 +14,22 @@ import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 /**
  * `GET /system_stats` with a short limit: emits once when the pod answers, errors with the
  * `ComfyHttpError` of the call, or one of status 0 when no answer came within `timeoutMs`. The
- * request itself ends by the pod's own `requestTimeoutMs`; its late answer is ignored.
+ * request is aborted with the check, so none outlives it.
  */
 export function checkPodHealth(
-  pod: { readonly url: string; getSystemStats(): ObservableInput<unknown> },
+  pod: {
+    readonly url: string
+    getSystemStats(options: { readonly signal?: AbortSignal }): ObservableInput<unknown>
+  },
   timeoutMs: number,
   scheduler: SchedulerLike,
 ): Observable<void> {
-  return defer(() => pod.getSystemStats()).pipe(
+  return defer(() => {
+    const request = new AbortController()
+    return from(pod.getSystemStats({ signal: request.signal })).pipe(
+      finalize(() => request.abort()),
+    )
+  }).pipe(
     map(() => undefined),
     timeout({
       first: timeoutMs,
