@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs'
-import type { ProgressStatus, ProgressUpdate } from '../sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
 import { ProgressStreamError } from './ProgressStreamError.js'
+import { parseProgressUpdate, PROGRESS_STATUSES } from '../sse/parseProgressUpdate.js'
 
 // Bundled for browsers: no Node module, nothing from the server side but types.
 
@@ -32,7 +33,6 @@ export interface ProgressUpdatesOptions {
   readonly onConnection?: (state: 'open' | 'reconnecting') => void
 }
 
-const STATUSES: readonly ProgressStatus[] = ['queued', 'processing', 'completed', 'failed']
 /** `EventSource.CLOSED`, without needing the global where it may not exist. */
 const CLOSED = 2
 
@@ -73,7 +73,7 @@ export function progressUpdates$(
   return new Observable<ProgressUpdate>((subscriber) => {
     const source = eventSource(href, { withCredentials })
     const onUpdate = (event: MessageEvent) => {
-      const update = parseUpdate(event.data)
+      const update = parseProgressUpdate(event.data)
       if (update === undefined) return
       subscriber.next(update)
       if (update.status === 'completed' || update.status === 'failed') {
@@ -87,31 +87,14 @@ export function progressUpdates$(
       if (source.readyState === CLOSED) subscriber.error(new ProgressStreamError(href))
       else onConnection?.('reconnecting')
     }
-    for (const status of STATUSES) source.addEventListener(status, onUpdate)
+    for (const status of PROGRESS_STATUSES) source.addEventListener(status, onUpdate)
     source.addEventListener('open', onOpen)
     source.addEventListener('error', onError)
     return () => {
-      for (const status of STATUSES) source.removeEventListener(status, onUpdate)
+      for (const status of PROGRESS_STATUSES) source.removeEventListener(status, onUpdate)
       source.removeEventListener('open', onOpen)
       source.removeEventListener('error', onError)
       source.close()
     }
   })
-}
-
-function parseUpdate(data: unknown): ProgressUpdate | undefined {
-  if (typeof data !== 'string') return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(data)
-  } catch {
-    return undefined
-  }
-  if (typeof value !== 'object' || value === null) return undefined
-  const { promptId, status, progress } = value as Record<string, unknown>
-  const valid =
-    typeof promptId === 'string' &&
-    typeof progress === 'number' &&
-    STATUSES.includes(status as ProgressStatus)
-  return valid ? (value as ProgressUpdate) : undefined
 }

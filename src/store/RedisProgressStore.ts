@@ -16,7 +16,7 @@ import {
 import { invalid, positive } from '../pod/ComfyPodOptions.js'
 import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
 import { ComfyStoreError } from '../errors/ComfyStoreError.js'
-import { parseProgressUpdate } from './parseProgressUpdate.js'
+import { parseProgressUpdate } from '../sse/parseProgressUpdate.js'
 import type {
   InFlightJob,
   InstanceState,
