@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readTrace as readSharedTrace, type TraceName } from '../support/traces.js'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import type { ComfySimulator } from '../../src/simulator/index.js'
@@ -182,13 +182,9 @@ export interface TraceLine {
   readonly [key: string]: unknown
 }
 
-/** Reads a recorded trace from spec/fixtures. */
-export function readTrace(name: string): TraceLine[] {
-  const file = new URL(`../fixtures/comfyui-0.3.64/${name}.jsonl`, import.meta.url)
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as TraceLine)
+/** A recorded trace, read by the shared reader, as loosely typed lines. */
+export function readTrace(name: TraceName): TraceLine[] {
+  return readSharedTrace(name) as unknown as TraceLine[]
 }
 
 // Values that legitimately differ between two runs: clocks, Python tracebacks, the

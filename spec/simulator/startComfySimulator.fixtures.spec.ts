@@ -10,6 +10,7 @@ import {
   tracedMessages,
 } from './simulatorTestKit.js'
 import type { TraceLine } from './simulatorTestKit.js'
+import type { TraceName } from '../support/traces.js'
 
 // Replays each recorded scenario the way the recorder ran it (same clientId, no feature_flags
 // frame, same prompt ids) and compares every text frame and the history entries with the trace.
@@ -35,7 +36,7 @@ afterEach(async () => {
   await sim.close()
 })
 
-async function replay(name: string) {
+async function replay(name: TraceName) {
   const trace = readTrace(name)
   const open = trace.find((l) => l.dir === 'ws-event' && l['event'] === 'open') as TraceLine
   const socket = await openSocket(sim.wsUrl, { clientId: open['clientId'] as string })
@@ -58,7 +59,7 @@ async function replay(name: string) {
 }
 
 describe('startComfySimulator agrees with the recorded ComfyUI 0.3.64 traces', () => {
-  it.each(['simple-success', 'progress', 'cached', 'execution-error'])(
+  it.each<TraceName>(['simple-success', 'progress', 'cached', 'execution-error'])(
     'sends the same text frames as the real server in %s',
     async (name) => {
       const { trace, socket } = await replay(name)
@@ -68,7 +69,7 @@ describe('startComfySimulator agrees with the recorded ComfyUI 0.3.64 traces', (
     },
   )
 
-  it.each(['simple-success', 'progress', 'cached', 'execution-error'])(
+  it.each<TraceName>(['simple-success', 'progress', 'cached', 'execution-error'])(
     'writes the same history entries as the real server in %s',
     async (name) => {
       const { history } = await replay(name)

@@ -27,7 +27,10 @@ export const TRACE_NAMES = [
 ] as const
 
 /** Reads a recorded trace. */
-export function readTrace(name: (typeof TRACE_NAMES)[number]): TraceEntry[] {
+/** The name of a recorded trace. */
+export type TraceName = (typeof TRACE_NAMES)[number]
+
+export function readTrace(name: TraceName): TraceEntry[] {
   const path = fileURLToPath(new URL(`../fixtures/comfyui-0.3.64/${name}.jsonl`, import.meta.url))
   return readFileSync(path, 'utf8')
     .split('\n')
