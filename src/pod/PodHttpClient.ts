@@ -36,20 +36,22 @@ export class PodHttpClient {
     const url = this.address.httpUrl(path)
     const headers: Record<string, string> = { ...this.headers }
     if (body !== undefined) headers['content-type'] = 'application/json'
+    // Not AbortSignal.timeout: its timer would outlive every request that answers in time.
+    const request = new AbortController()
+    const timer = setTimeout(() => request.abort(), this.timeoutMs)
+    const abort = (): void => request.abort(signal?.reason)
+    signal?.addEventListener('abort', abort, { once: true })
     try {
       const response = await this.fetch(url, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal:
-          signal === undefined
-            ? AbortSignal.timeout(this.timeoutMs)
-            : AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+        signal: request.signal,
       })
       return { status: response.status, body: await response.text() }
     } catch (cause) {
       const reason =
-        cause instanceof Error && cause.name === 'TimeoutError'
+        request.signal.aborted && signal?.aborted !== true
           ? `no answer within ${this.timeoutMs} ms`
           : describe(cause)
       throw new ComfyHttpError(
@@ -60,6 +62,9 @@ export class PodHttpClient {
         undefined,
         { cause },
       )
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', abort)
     }
   }
 
