@@ -186,11 +186,11 @@ export async function fallback(): Promise<Section> {
       `${JSON.stringify(fast)}. Sources of the completions: ` +
       [...new Set([...refused, ...silent, ...back].map((t) => t.source))].join(', ') +
       '.',
-    'A lost socket is polled only once the pod gives up reconnecting (connection `failed`): the ' +
-      'reconnect budget, not pollIntervalMs, sets how long a job goes without news.',
-    `The documented budget is ${budget / 2}–${budget} ms; a measured time below ${budget / 2} ms ` +
-      'means the first two reconnects both waited reconnectDelayMs (the delay is computed from ' +
-      'the attempts since the last open socket, 0 at the first failure).',
+    'A lost socket is polled once the pod gives up reconnecting (connection `failed`) or when the ' +
+      "job's stall watchdog fires (stallTimeoutMs), whichever comes first; 'not reached' means " +
+      'the job had completed over REST before the pod gave up.',
+    `The documented reconnect budget is ${budget / 2}–${budget} ms (the wait doubles with each ` +
+      'failed attempt, with jitter in [0.5, 1]).',
   ]
   if (WITH_DEFAULTS) {
     const [defaults] = await repeat(1, (s) =>
@@ -205,8 +205,8 @@ export async function fallback(): Promise<Section> {
       ),
     )
     notes.push(
-      `With the default pod options (5 attempts, 500 ms base, 30 s cap) the documented budget is ` +
-        `${reconnectBudget(5, 500, 30_000) / 2}–${reconnectBudget(5, 500, 30_000)} ms (one run).`,
+      `With the default pod options (3 attempts, 500 ms base, 30 s cap) the documented budget is ` +
+        `${reconnectBudget(3, 500, 30_000) / 2}–${reconnectBudget(3, 500, 30_000)} ms (one run).`,
     )
   }
   return {

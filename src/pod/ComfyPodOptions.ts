@@ -29,9 +29,10 @@ export interface ComfyPodOptions {
    */
   readonly connectTimeoutMs?: number
   /**
-   * Reconnect attempts after the socket fails or drops, before the pod gives up and its
-   * listeners get a `ComfyConnectionError`. The count starts over once a connection opens.
-   * @default 5
+   * Reconnect attempts after the socket fails or drops, before the pod gives up: `messages$`
+   * errors with `ComfyConnectionError` and jobs fall back to REST polling. The count starts over
+   * once a connection opens. With the defaults the pod gives up within 1.75–3.5 s.
+   * @default 3
    */
   readonly maxReconnectAttempts?: number
   /**
@@ -98,7 +99,7 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     clientId = randomUUID(),
     headers = {},
     connectTimeoutMs = 10_000,
-    maxReconnectAttempts = 5,
+    maxReconnectAttempts = 3,
     reconnectDelayMs = 500,
     maxReconnectDelayMs = 30_000,
     pingIntervalMs = 25_000,

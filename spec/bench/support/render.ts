@@ -4,7 +4,8 @@ import type { Figure, Section } from './measure.js'
 
 /** A value with its unit, as the report prints it. */
 export function format(value: number, unit: string): string {
-  if (!Number.isFinite(value)) return String(value)
+  // NaN comes through JSON as null: the event measured did not happen in that run.
+  if (value === null || !Number.isFinite(value)) return 'not reached'
   if (unit === 'B') {
     return Math.abs(value) >= 1024 ? `${(value / 1024).toFixed(1)} KB` : `${value.toFixed(0)} B`
   }
@@ -24,7 +25,13 @@ function figureRow(figure: Figure): string {
     figure.baseline === undefined
       ? ''
       : `${format(figure.baseline.value, figure.baseline.unit)} (${figure.baseline.label})`
-  const ratio = figure.ratio === undefined ? '' : `${figure.ratio.toFixed(2)}×`
+  // A ratio that came through JSON as null was not finite (a baseline of 0): not measured.
+  const ratio =
+    figure.ratio === undefined
+      ? ''
+      : Number.isFinite(figure.ratio)
+        ? `${figure.ratio.toFixed(2)}×`
+        : 'n/a'
   return `| ${figure.label} | ${format(figure.value, figure.unit)} | ${baseline} | ${ratio} | ${figure.target ?? ''} | ${verdict(figure)} |`
 }
 
