@@ -244,9 +244,9 @@ describe('ComfyUIWebSocketClient over many prompts', () => {
       expect(client.promptIds).toEqual([])
       // Inside: the pod's prompt routes are gone too (private fields, read for this proof only).
       const internals = client as unknown as {
-        connections: Map<string, { pod: { router: { size: number } } }>
+        connections: Map<string, { pod: { hub: { routes: number } } }>
       }
-      expect(internals.connections.get(clientId)?.pod.router.size).toBe(0)
+      expect(internals.connections.get(clientId)?.pod.hub.routes).toBe(0)
       expect(maxSockets).toBe(1)
       expect(simulator.openSockets).toBe(1)
       const gone = once(simulator, 'disconnection')

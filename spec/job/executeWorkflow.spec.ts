@@ -1,4 +1,4 @@
-import { EMPTY, map, type Observable, of } from 'rxjs'
+import { EMPTY, map, of } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 import {
@@ -10,8 +10,8 @@ import {
   type PodMessage,
 } from '../../src/index.js'
 import { executeWorkflow, type QueuePrompt } from '../../src/job/executeWorkflow.js'
-import type { JobContext } from '../../src/job/followPrompt.js'
 import type { Workflow } from '../../src/job/Workflow.js'
+import { fakeJobContext, type FakePod } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const workflow: Workflow = {
@@ -30,28 +30,14 @@ function testScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
 }
 
-interface Fakes extends Partial<JobContext> {
-  readonly messages$: Observable<PodMessage>
+interface Fakes extends FakePod {
   readonly queuePrompt?: QueuePrompt
 }
 
 /** A job over fake pod effects: `run` takes the workflow and options of `executeWorkflow$`. */
 function context(scheduler: TestScheduler, fakes: Fakes) {
-  const { messages$, queuePrompt = () => of({ promptId: P }), ...overrides } = fakes
-  const ctx: JobContext = {
-    scheduler,
-    newPromptId: () => P,
-    listen$: () => messages$,
-    connection$: of({ state: 'open', connectTimeMs: 1 }),
-    reconnect: () => undefined,
-    lastMessageAt: () => scheduler.now(),
-    socketRetryMs: 1000,
-    queueState: () => of({ state: 'pending', position: 0 }),
-    getHistory: () => of(undefined),
-    cancel: () => EMPTY,
-    viewUrl: () => 'http://pod/view',
-    ...overrides,
-  }
+  const { queuePrompt = () => of({ promptId: P }), ...pod } = fakes
+  const ctx = fakeJobContext(scheduler, pod)
   return {
     run: (job: Workflow, options?: ExecuteWorkflowOptions) =>
       executeWorkflow(ctx, queuePrompt, job, options),

@@ -9,10 +9,10 @@ import {
   type PodMessage,
 } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
-import type { JobContext } from '../../src/job/followPrompt.js'
 import type { QueueState } from '../../src/job/reduceJob.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
+import { fakeJobContext } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const P = 'p1'
@@ -53,20 +53,16 @@ interface Effects {
 function job(scheduler: TestScheduler, effects: Effects, options = {}) {
   const calls = { queue: [] as number[], history: [] as number[], reconnect: [] as number[] }
   let lastMessageAt = 0
-  const context: JobContext = {
-    scheduler,
-    newPromptId: () => P,
-    listen$: () =>
-      (effects.messages$ ?? EMPTY).pipe(map((m) => ((lastMessageAt = scheduler.now()), m))),
+  const context = fakeJobContext(scheduler, {
+    messages$: (effects.messages$ ?? EMPTY).pipe(
+      map((m) => ((lastMessageAt = scheduler.now()), m)),
+    ),
     connection$: effects.connection$,
-    reconnect: () => calls.reconnect.push(scheduler.now()),
+    reconnect: () => void calls.reconnect.push(scheduler.now()),
     lastMessageAt: () => lastMessageAt,
-    socketRetryMs: 1000,
     queueState: () => effects.queueState(calls.queue.push(scheduler.now())),
     getHistory: () => (calls.history.push(scheduler.now()), of(effects.history())),
-    cancel: () => EMPTY,
-    viewUrl: () => 'http://pod/view',
-  }
+  })
   const events$ = executeWorkflow(context, () => of({ promptId: P }), workflow, {
     progressThrottleMs: 0,
     pollIntervalMs: 10,

@@ -13,12 +13,24 @@ import {
   type JobInput,
   type JobState,
 } from '../../src/job/reduceJob.js'
+import { progressEvent } from '../../src/job/progressEvent.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
 import { PromptRouter } from '../../src/pod/PromptRouter.js'
 import { readTrace, type TraceEntry } from '../support/traces.js'
 
 const viewUrl = ({ filename }: { filename: string }) => `http://pod/view?filename=${filename}`
+
+/** One step, with the progress event an unthrottled job sends when the step changed progress. */
+function step(
+  state: JobState,
+  input: JobInput,
+): { state: JobState; events: (JobEvent | JobFailed)[] } {
+  const next = reduceJob(state, input)
+  return next.state.progressVersion === state.progressVersion
+    ? { state: next.state, events: [...next.events] }
+    : { state: next.state, events: [...next.events, progressEvent(next.state)] }
+}
 
 /** Replays one prompt of a recorded trace through the router and the reducer, as the pod does. */
 function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
@@ -32,12 +44,12 @@ function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
   let state: JobState = initialJobState(promptId, workflow, post.t, viewUrl)
   const events: (JobEvent | JobFailed)[] = []
   const feed = (input: JobInput) => {
-    const step = reduceJob(state, input)
-    state = step.state
-    events.push(...step.events)
+    const next = step(state, input)
+    state = next.state
+    events.push(...next.events)
   }
   const router = new PromptRouter()
-  router.register(promptId, (message) => feed({ kind: 'message', at: now, message }))
+  router.register(promptId, { message: (message) => feed({ kind: 'message', at: now, message }) })
   let now = 0
   for (const entry of entries) {
     now = entry.t
@@ -171,8 +183,8 @@ describe('reduceJob', () => {
   const run = (inputs: JobInput[], state = start()) =>
     inputs.reduce<{ state: JobState; events: (JobEvent | JobFailed)[] }>(
       (acc, input) => {
-        const step = reduceJob(acc.state, input)
-        return { state: step.state, events: [...acc.events, ...step.events] }
+        const next = step(acc.state, input)
+        return { state: next.state, events: [...acc.events, ...next.events] }
       },
       { state, events: [] },
     )

@@ -13,12 +13,17 @@ const preview = (promptId?: string): PodMessage =>
         metadata: { node_id: '3', prompt_id: promptId },
       }
 
+/** A route that records what it is given. */
+const recorder = (got: string[]) => ({ message: (m: PodMessage) => void got.push(m.type) })
+
 describe('PromptRouter', () => {
   it('delivers each message to the route of its prompt only, among 10,000', () => {
     const router = new PromptRouter()
     const calls = new Map<string, number>()
     for (let i = 0; i < 10_000; i++) {
-      router.register(`p${i}`, () => calls.set(`p${i}`, (calls.get(`p${i}`) ?? 0) + 1))
+      router.register(`p${i}`, {
+        message: () => void calls.set(`p${i}`, (calls.get(`p${i}`) ?? 0) + 1),
+      })
     }
     router.dispatch(msg('progress', { value: 1, max: 2, prompt_id: 'p4242', node: '3' }))
     router.dispatch(msg('executed', { node: '9', output: null, prompt_id: 'p7' }))
@@ -34,8 +39,10 @@ describe('PromptRouter', () => {
     router.dispatch(msg('execution_cached', { nodes: [], prompt_id: 'late' }))
     router.dispatch(msg('execution_start', { prompt_id: 'other' }))
     const got: string[] = []
-    router.register('late', (m) => got.push(m.type))()
-    router.register('late', (m) => got.push(m.type))
+    const first = recorder(got)
+    router.register('late', first)
+    router.unregister('late', first)
+    router.register('late', recorder(got))
     expect(got).toEqual(['execution_start', 'execution_cached'])
   })
 
@@ -43,8 +50,8 @@ describe('PromptRouter', () => {
     const router = new PromptRouter()
     const a: string[] = []
     const b: string[] = []
-    router.register('a', (m) => a.push(m.type))
-    router.register('b', (m) => b.push(m.type))
+    router.register('a', recorder(a))
+    router.register('b', recorder(b))
     router.dispatch(msg('execution_start', { prompt_id: 'a' }))
     router.dispatch(preview())
     router.dispatch(preview('b'))
@@ -57,9 +64,12 @@ describe('PromptRouter', () => {
   it('forgets a route once it is unregistered and ignores broadcast status', () => {
     const router = new PromptRouter()
     const got: string[] = []
-    const unregister = router.register('a', (m) => got.push(m.type))
+    const route = recorder(got)
+    router.register('a', route)
     router.dispatch(msg('status', { status: { exec_info: { queue_remaining: 1 } } }))
-    unregister()
+    router.unregister('a', recorder([]))
+    expect(router.size).toBe(1)
+    router.unregister('a', route)
     router.dispatch(msg('execution_start', { prompt_id: 'a' }))
     expect(got).toEqual([])
     expect(router.size).toBe(0)

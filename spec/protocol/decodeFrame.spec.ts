@@ -1,7 +1,8 @@
 import fc from 'fast-check'
-import { isLeft, isRight, type Either } from 'fp-ts/lib/Either.js'
+import { isLeft, isRight, left, right, type Either } from 'fp-ts/lib/Either.js'
 import { describe, expect, it } from 'vitest'
 import { decodeFrame, type DecodeIssue, type PodMessage } from '../../src/index.js'
+import { decodeFrameValue, isDecodeIssue } from '../../src/protocol/decodeFrame.js'
 import { textFrames, TRACE_NAMES, readTrace } from '../support/traces.js'
 
 function message(decoded: Either<DecodeIssue, PodMessage>): PodMessage {
@@ -137,6 +138,27 @@ describe('decodeFrame', () => {
     expect(issue(decodeFrame(frame(3, 50, 'ab'))).reason).toBe('invalid_binary')
     expect(issue(decodeFrame(frame(4, 500, '{}'))).reason).toBe('invalid_binary')
     expect(issue(decodeFrame(frame(4, 2, '{}'))).errors.length).toBeGreaterThan(0)
+  })
+
+  it('answers without the Either through decodeFrameValue', () => {
+    const frames = [
+      ...textFrames(readTrace('progress')).map(({ raw }) => raw),
+      '{"type":"progress","data":{"value":"x","max":20}}',
+      'not json',
+      frame(4, 2, '{}'),
+      frame(3, 2, '12', 'step 3/20'),
+    ]
+    for (const raw of frames) {
+      const value = decodeFrameValue(raw)
+      expect(isDecodeIssue(value) ? left(value) : right(value)).toEqual(decodeFrame(raw))
+    }
+  })
+
+  it('tells a message that carries a kind key from an issue', () => {
+    const raw = '{"type":"executing","kind":"decode_issue","data":{"node":null}}'
+    expect(isDecodeIssue(decodeFrameValue(raw))).toBe(false)
+    expect(message(decodeFrame(raw))).toEqual(JSON.parse(raw))
+    expect(isDecodeIssue(decodeFrameValue('{"kind":"decode_issue"}'))).toBe(true)
   })
 
   it('never throws, whatever string it is given', () => {

@@ -1,7 +1,8 @@
 import { isLeft } from 'fp-ts/lib/Either.js'
-import { defer, from, type Observable, type ObservableInput, switchMap } from 'rxjs'
+import type { Observable, ObservableInput } from 'rxjs'
 import type { ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
-import { followPrompt, type JobContext } from './followPrompt.js'
+import { followPrompt } from './followPrompt.js'
+import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { initialJobState } from './reduceJob.js'
 import { assertTrackOptions } from './trackPrompt.js'
@@ -37,20 +38,13 @@ export function executeWorkflow(
   if (typeof extraData !== 'object' || extraData === null) {
     throw new TypeError(`extraData must be an object, received ${String(extraData)}`)
   }
-  return defer(() => {
+  return followPrompt(context, options, () => {
     const ownId = promptId ?? context.newPromptId()
-    return followPrompt(
-      context,
-      {
-        ownId,
-        initial: initialJobState(ownId, workflow, context.scheduler.now(), context.viewUrl),
-        submit: (ready$) =>
-          ready$.pipe(
-            switchMap(() => from(queuePrompt({ workflow, promptId: ownId, extraData, front }))),
-          ),
-      },
-      options,
-    )
+    return {
+      ownId,
+      initial: initialJobState(ownId, workflow, context.scheduler.now(), context.viewUrl),
+      submit: () => queuePrompt({ workflow, promptId: ownId, extraData, front }),
+    }
   })
 }
 

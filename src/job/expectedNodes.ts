@@ -28,11 +28,26 @@ const SAMPLER_TYPES = new Set([
 ])
 const SAMPLER_WEIGHT = 10
 
+/** Answers interned by content, so that the jobs of one graph share one Map; bounded. */
+const interned = new Map<string, ReadonlyMap<string, number>>()
+const INTERNED_LIMIT = 256
+
 /**
  * The nodes expected to run and their weights (protocol §4.1): the output nodes and everything
- * upstream of them, or every node when no known output type is present.
+ * upstream of them, or every node when no known output type is present. Shared: copy it to
+ * change it.
  */
-export function expectedNodes(workflow: Workflow): Map<string, number> {
+export function expectedNodes(workflow: Workflow): ReadonlyMap<string, number> {
+  const expected = nodesToRun(workflow)
+  const key = [...expected].join(';')
+  const shared = interned.get(key)
+  if (shared !== undefined) return shared
+  if (interned.size >= INTERNED_LIMIT) interned.delete(interned.keys().next().value!)
+  interned.set(key, expected)
+  return expected
+}
+
+function nodesToRun(workflow: Workflow): Map<string, number> {
   const outputs = Object.keys(workflow).filter((id) =>
     OUTPUT_NODE_TYPES.has(workflow[id]!.class_type),
   )

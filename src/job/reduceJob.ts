@@ -10,7 +10,7 @@ import type { JobMethod } from './ComfyUIJobResult.js'
 import { expectedNodes } from './expectedNodes.js'
 import { imagesOf, type ViewUrl } from './imagesOf.js'
 import type { JobEvent, JobProgress } from './JobEvent.js'
-import { measureProgress, round1, type NodeState } from './measureProgress.js'
+import { measureProgress, round1, summarizeNodes, type NodeState } from './measureProgress.js'
 import type { Workflow } from './Workflow.js'
 
 /**
@@ -35,9 +35,18 @@ export interface JobState {
   readonly fromProgressState: boolean
   readonly currentNode: string | undefined
   readonly outputs: Readonly<Record<string, NodeOutput>>
-  /** The last progress emitted, and what it was computed from, to emit only on change. */
+  /**
+   * Progress is state, not an event: the job builds a `progress` event from it when its throttle
+   * lets one through (`progressEvent`), so a message the throttle drops allocates no event.
+   * `progressVersion` counts the changes of (progress, totalValue, currentNode).
+   */
   readonly progress: number
-  readonly progressKey: string
+  readonly totalValue: number
+  readonly totalMax: number
+  /** When and how progress last changed. */
+  readonly progressAt: number
+  readonly progressSource: JobMethod
+  readonly progressVersion: number
   readonly submittedAt: number
   readonly startedAt: number | undefined
   /** The last queue snapshot did not list the prompt; a history without it makes a lost round. */
@@ -83,6 +92,14 @@ export interface JobStep {
   readonly events: readonly (JobEvent | JobFailed)[]
 }
 
+/** Most steps emit nothing: one shared empty list rather than one per message. */
+const NO_EVENTS: readonly never[] = []
+// A new job's empty parts, shared by every job: the reducer replaces them, never changes them.
+const NOTHING_EXPECTED: ReadonlyMap<string, number> = new Map()
+const NO_NODES: readonly string[] = []
+const NO_NODE_STATES: Readonly<Record<string, NodeState>> = {}
+const NO_OUTPUTS: Readonly<Record<string, NodeOutput>> = {}
+
 /**
  * The state of a job about to be submitted, or (`phase: 'queued'`) of a prompt queued earlier,
  * whose graph may not be known yet.
@@ -99,14 +116,18 @@ export function initialJobState(
     phase,
     queuedEmitted: false,
     graphKnown: workflow !== undefined,
-    expected: workflow === undefined ? new Map() : expectedNodes(workflow),
-    cachedNodes: [],
-    nodes: {},
+    expected: workflow === undefined ? NOTHING_EXPECTED : expectedNodes(workflow),
+    cachedNodes: NO_NODES,
+    nodes: NO_NODE_STATES,
     fromProgressState: false,
     currentNode: undefined,
-    outputs: {},
+    outputs: NO_OUTPUTS,
     progress: 0,
-    progressKey: '0|0|',
+    totalValue: 0,
+    totalMax: 0,
+    progressAt: submittedAt,
+    progressSource: 'websocket',
+    progressVersion: 0,
     submittedAt,
     startedAt: undefined,
     absentFromQueue: false,
@@ -120,22 +141,21 @@ export function initialJobState(
  * WebSocket messages and REST snapshots. Pure: same state and input, same step.
  */
 export function reduceJob(state: JobState, input: JobInput): JobStep {
-  if (state.phase === 'done') return { state, events: [] }
+  if (state.phase === 'done') return { state, events: NO_EVENTS }
   switch (input.kind) {
     case 'accepted':
       return {
-        state: {
-          ...state,
+        state: revise(state, {
           promptId: input.promptId,
           phase: state.phase === 'submitting' ? 'queued' : state.phase,
-        },
-        events: [],
+        }),
+        events: NO_EVENTS,
       }
     case 'queue':
       return reduceQueue(withGraph(state, input.queue), input.queue, input.at, input.source)
     case 'message':
       return reduceMessage(
-        state.lostRounds === 0 ? state : { ...state, lostRounds: 0, absentFromQueue: false },
+        state.lostRounds === 0 ? state : revise(state, { lostRounds: 0, absentFromQueue: false }),
         input.message,
         input.at,
       )
@@ -152,64 +172,57 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
     case 'execution_cached': {
       const expected = new Map(state.expected)
       for (const node of message.data.nodes) expected.delete(node)
-      return { state: { ...state, expected, cachedNodes: message.data.nodes }, events: [] }
+      return {
+        state: revise(state, { expected, cachedNodes: message.data.nodes }),
+        events: NO_EVENTS,
+      }
     }
     case 'executing': {
       if (message.data.node === null) {
-        if (state.phase === 'finishing') return { state, events: [] }
+        if (state.phase === 'finishing') return { state, events: NO_EVENTS }
         // The end can come with nothing before it (missed while reconnecting): start first.
         const started = start(state, at, source)
-        return { state: { ...started.state, phase: 'finishing' }, events: started.events }
+        return { state: revise(started.state, { phase: 'finishing' }), events: started.events }
       }
-      const started = start(state, at, source)
+      const { state: base, events } = start(state, at, source)
       const node = message.data.node
-      let nodes = started.state.nodes
+      let nodes = base.nodes
       if (!state.fromProgressState) {
         const previous = state.currentNode
         if (previous !== undefined && previous !== node) nodes = finish(nodes, previous)
         if (nodes[node] === undefined)
           nodes = { ...nodes, [node]: { value: 0, max: 1, state: 'running' } }
       }
-      return withProgress(
-        { ...started.state, nodes, currentNode: node },
-        started.events,
-        at,
-        source,
-      )
+      return progressed(base, nodes, node, events, at, source)
     }
     case 'progress': {
-      const started = start(state, at, source)
+      const { state: base, events } = start(state, at, source)
       const node = message.data.node ?? state.currentNode
-      if (node === undefined) return started
+      if (node === undefined) return { state: base, events }
       const nodes = state.fromProgressState
-        ? started.state.nodes
+        ? base.nodes
         : {
-            ...started.state.nodes,
+            ...base.nodes,
             [node]: { value: message.data.value, max: message.data.max, state: 'running' },
           }
-      return withProgress(
-        { ...started.state, nodes, currentNode: node },
-        started.events,
-        at,
-        source,
-      )
+      return progressed(base, nodes, node, events, at, source)
     }
     case 'progress_state': {
-      const started = start(state, at, source)
-      return withProgress(
-        // A snapshot is complete and never changed: kept as decoded (§2.7).
-        { ...started.state, nodes: message.data.nodes, fromProgressState: true },
-        started.events,
-        at,
-        source,
-      )
+      const { state: started, events } = start(state, at, source)
+      const base = started.fromProgressState
+        ? started
+        : revise(started, { fromProgressState: true })
+      // A snapshot is complete and never changed: kept as decoded (§2.7).
+      return progressed(base, message.data.nodes, base.currentNode, events, at, source)
     }
     case 'executed': {
       const { node, output } = message.data
       const outputs = output === null ? state.outputs : { ...state.outputs, [node]: output }
       const nodes = state.fromProgressState ? state.nodes : finish(state.nodes, node)
-      return withProgress(
-        { ...state, outputs, nodes },
+      return progressed(
+        outputs === state.outputs ? state : revise(state, { outputs }),
+        nodes,
+        state.currentNode,
         [{ type: 'node_executed', promptId: state.promptId, source, node, output }],
         at,
         source,
@@ -221,7 +234,7 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
         message.data.exception_type === 'ExecutionBlocked' &&
         message.data.timestamp === undefined
       ) {
-        return { state, events: [] }
+        return { state, events: NO_EVENTS }
       }
       return fail(state, new ComfyExecutionError(message.data))
     case 'execution_interrupted':
@@ -236,7 +249,7 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
         message.image,
       )
     default:
-      return { state, events: [] }
+      return { state, events: NO_EVENTS }
   }
 }
 
@@ -248,11 +261,11 @@ function reduceHistory(
 ): JobStep {
   if (entry === undefined) {
     if (state.phase === 'finishing') return complete(state, [], at, source)
-    if (!state.absentFromQueue) return { state, events: [] }
+    if (!state.absentFromQueue) return { state, events: NO_EVENTS }
     const lostRounds = state.lostRounds + 1
     return lostRounds >= 2
       ? fail(state, new ComfyPromptLostError(state.promptId))
-      : { state: { ...state, absentFromQueue: false, lostRounds }, events: [] }
+      : { state: revise(state, { absentFromQueue: false, lostRounds }), events: NO_EVENTS }
   }
   const lead = start(state, at, source)
   for (const [name, data] of entry.status?.messages ?? []) {
@@ -285,7 +298,7 @@ function reduceHistory(
     )
   }
   return complete(
-    { ...lead.state, outputs: { ...lead.state.outputs, ...entry.outputs } },
+    revise(lead.state, { outputs: { ...lead.state.outputs, ...entry.outputs } }),
     lead.events,
     at,
     source,
@@ -295,19 +308,19 @@ function reduceHistory(
 function reduceQueue(state: JobState, queue: QueueState, at: number, source: JobMethod): JobStep {
   switch (queue.state) {
     case 'absent':
-      return { state: { ...state, absentFromQueue: true }, events: [] }
+      return { state: revise(state, { absentFromQueue: true }), events: NO_EVENTS }
     case 'running':
-      return start({ ...state, absentFromQueue: false, lostRounds: 0 }, at, source)
+      return start(revise(state, { absentFromQueue: false, lostRounds: 0 }), at, source)
     case 'pending': {
-      const present = { ...state, absentFromQueue: false, lostRounds: 0 }
+      const present = revise(state, { absentFromQueue: false, lostRounds: 0 })
       return state.phase === 'queued' && !state.queuedEmitted
         ? {
-            state: { ...present, queuedEmitted: true },
+            state: revise(present, { queuedEmitted: true }),
             events: [
               { type: 'queued', promptId: state.promptId, source, position: queue.position },
             ],
           }
-        : { state: present, events: [] }
+        : { state: present, events: NO_EVENTS }
     }
   }
 }
@@ -315,46 +328,91 @@ function reduceQueue(state: JobState, queue: QueueState, at: number, source: Job
 /** A tracked prompt's graph, learnt from the queue: the expected nodes, less the cached ones. */
 function withGraph(state: JobState, queue: QueueState): JobState {
   if (state.graphKnown || queue.state === 'absent' || queue.workflow === undefined) return state
-  const expected = expectedNodes(queue.workflow)
+  const expected = new Map(expectedNodes(queue.workflow))
   for (const node of state.cachedNodes) expected.delete(node)
-  return { ...state, graphKnown: true, expected }
+  return revise(state, { graphKnown: true, expected })
 }
 
 /** Enters `running`, emitting `queued` first if it has not been (the start can beat the HTTP answer). */
 function start(state: JobState, at: number, source: JobMethod): JobStep {
-  if (state.phase !== 'submitting' && state.phase !== 'queued') return { state, events: [] }
+  if (state.phase !== 'submitting' && state.phase !== 'queued') return { state, events: NO_EVENTS }
   const events: JobEvent[] = []
   if (!state.queuedEmitted)
     events.push({ type: 'queued', promptId: state.promptId, source, position: 0 })
   events.push({ type: 'started', promptId: state.promptId, source })
-  return { state: { ...state, phase: 'running', queuedEmitted: true, startedAt: at }, events }
+  return { state: revise(state, { phase: 'running', queuedEmitted: true, startedAt: at }), events }
 }
 
-function withProgress(
-  state: JobState,
+/**
+ * `base` with its new node states and current node, and the progress they make: never back,
+ * below 100 until completion. One copy of the state per message, none when nothing changed.
+ */
+function progressed(
+  base: JobState,
+  nodes: Readonly<Record<string, NodeState>>,
+  currentNode: string | undefined,
   events: readonly (JobEvent | JobFailed)[],
   at: number,
   source: JobMethod,
 ): JobStep {
-  const measure = measureProgress(state.expected, state.nodes)
-  const progress = Math.min(99, Math.max(state.progress, round1(measure.progress)))
-  const key = `${progress}|${measure.totalValue}|${state.currentNode ?? ''}`
-  if (key === state.progressKey) return { state, events }
-  const elapsed = state.startedAt === undefined ? 0 : at - state.startedAt
-  const event: JobProgress = {
-    type: 'progress',
-    promptId: state.promptId,
-    source,
-    progress,
-    nodes: measure.nodes,
-    totalValue: measure.totalValue,
-    totalMax: measure.totalMax,
-    ...(state.currentNode === undefined ? {} : { currentNode: state.currentNode }),
-    ...(progress > 0 && elapsed > 0
-      ? { estimatedTimeRemaining: round1((elapsed * (100 - progress)) / progress / 1000) }
-      : {}),
+  if (nodes === base.nodes && currentNode === base.currentNode) return { state: base, events }
+  const measure = measureProgress(base.expected, nodes)
+  const progress = Math.min(99, Math.max(base.progress, round1(measure.progress)))
+  if (
+    progress === base.progress &&
+    measure.totalValue === base.totalValue &&
+    currentNode === base.currentNode
+  ) {
+    const next = copyOf(base)
+    next.nodes = nodes
+    return { state: next, events }
   }
-  return { state: { ...state, progress, progressKey: key }, events: [...events, event] }
+  const next = copyOf(base)
+  next.nodes = nodes
+  next.currentNode = currentNode
+  next.progress = progress
+  next.totalValue = measure.totalValue
+  next.totalMax = measure.totalMax
+  next.progressAt = at
+  next.progressSource = source
+  next.progressVersion = base.progressVersion + 1
+  return { state: next, events }
+}
+
+/** `state` with some fields changed. */
+function revise(state: JobState, changes: Partial<JobState>): JobState {
+  return Object.assign(copyOf(state), changes)
+}
+
+/**
+ * A copy of a state, written out field by field in one order: every state then shares one
+ * hidden class. Spreading the previous state with changed fields sent V8 down a slow path that
+ * cost most of a progress message.
+ */
+function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobState[K] } {
+  return {
+    promptId: state.promptId,
+    phase: state.phase,
+    queuedEmitted: state.queuedEmitted,
+    graphKnown: state.graphKnown,
+    expected: state.expected,
+    cachedNodes: state.cachedNodes,
+    nodes: state.nodes,
+    fromProgressState: state.fromProgressState,
+    currentNode: state.currentNode,
+    outputs: state.outputs,
+    progress: state.progress,
+    totalValue: state.totalValue,
+    totalMax: state.totalMax,
+    progressAt: state.progressAt,
+    progressSource: state.progressSource,
+    progressVersion: state.progressVersion,
+    submittedAt: state.submittedAt,
+    startedAt: state.startedAt,
+    absentFromQueue: state.absentFromQueue,
+    lostRounds: state.lostRounds,
+    viewUrl: state.viewUrl,
+  }
 }
 
 function complete(
@@ -363,20 +421,21 @@ function complete(
   at: number,
   source: JobMethod,
 ): JobStep {
-  const measure = measureProgress(state.expected, finishAll(state))
+  const nodes = finishAll(state)
+  const { totalMax } = measureProgress(state.expected, nodes)
   const final: JobProgress = {
     type: 'progress',
     promptId: state.promptId,
     source,
     progress: 100,
-    nodes: measure.nodes,
-    totalValue: measure.totalMax,
-    totalMax: measure.totalMax,
+    nodes: summarizeNodes(state.expected, nodes),
+    totalValue: totalMax,
+    totalMax,
     ...(state.currentNode === undefined ? {} : { currentNode: state.currentNode }),
     estimatedTimeRemaining: 0,
   }
   return {
-    state: { ...state, phase: 'done', progress: 100 },
+    state: revise(state, { phase: 'done', progress: 100 }),
     events: [
       ...events,
       final,
@@ -403,7 +462,7 @@ function fail(
   error: ComfyError,
   events: readonly (JobEvent | JobFailed)[] = [],
 ): JobStep {
-  return { state: { ...state, phase: 'done' }, events: [...events, { type: 'failed', error }] }
+  return { state: revise(state, { phase: 'done' }), events: [...events, { type: 'failed', error }] }
 }
 
 function preview(

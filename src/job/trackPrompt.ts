@@ -1,5 +1,6 @@
-import { defer, type Observable, of } from 'rxjs'
-import { followPrompt, type JobContext } from './followPrompt.js'
+import type { Observable } from 'rxjs'
+import { followPrompt } from './followPrompt.js'
+import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { initialJobState } from './reduceJob.js'
 import type { TrackPromptOptions } from './TrackPromptOptions.js'
@@ -19,24 +20,16 @@ export function trackPrompt(
     throw new TypeError(`promptId must be a non-empty string, received ${String(promptId)}`)
   }
   assertTrackOptions(options)
-  return defer(() =>
-    followPrompt(
-      context,
-      {
-        ownId: promptId,
-        initial: initialJobState(
-          promptId,
-          undefined,
-          context.scheduler.now(),
-          context.viewUrl,
-          'queued',
-        ),
-        submit: () => of({ promptId }),
-        reconcileFirst: true,
-      },
-      options,
+  return followPrompt(context, options, () => ({
+    ownId: promptId,
+    initial: initialJobState(
+      promptId,
+      undefined,
+      context.scheduler.now(),
+      context.viewUrl,
+      'queued',
     ),
-  )
+  }))
 }
 
 /** Validates the options every job has; throws a `TypeError` naming the option. */

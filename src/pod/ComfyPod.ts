@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   BehaviorSubject,
-  ignoreElements,
-  Observable,
+  type Observable,
   ReplaySubject,
   share,
   Subject,
@@ -13,8 +12,9 @@ import {
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { ComfyValidationError } from '../errors/ComfyValidationError.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import { AlarmClock } from '../job/AlarmClock.js'
 import { executeWorkflow, type QueuePrompt } from '../job/executeWorkflow.js'
-import type { JobContext } from '../job/followPrompt.js'
+import type { JobContext } from '../job/JobContext.js'
 import type { JobEvent } from '../job/JobEvent.js'
 import type { QueueState } from '../job/reduceJob.js'
 import { trackPrompt } from '../job/trackPrompt.js'
@@ -35,8 +35,8 @@ import {
 import { podAddress, type PodAddress } from './podAddress.js'
 import type { PodDiagnostic } from './PodDiagnostic.js'
 import { PodHttpClient } from './PodHttpClient.js'
+import { MessageHub } from './MessageHub.js'
 import { podMessages$ } from './podMessages.js'
-import { PromptRouter } from './PromptRouter.js'
 import { redactUrl } from './redactUrl.js'
 
 /** Options of `pod.queueWorkflow(workflow, options)`. */
@@ -110,8 +110,8 @@ export class ComfyPod {
   private readonly options: ResolvedPodOptions
   private readonly address: PodAddress
   private readonly http: PodHttpClient
-  private readonly router = new PromptRouter()
-  private readonly routed$: Observable<never>
+  /** Where jobs listen: one subscription to `messages$` for all of them. */
+  private readonly hub: MessageHub
   private readonly connection = new BehaviorSubject<ConnectionState>({
     state: 'closed',
     reason: 'not opened yet',
@@ -123,7 +123,6 @@ export class ComfyPod {
   private readonly reconnect$ = new Subject<void>()
   /** `POST /prompt`s under way, by the prompt id asked for. */
   private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
-  private lastMessageAt = Number.NEGATIVE_INFINITY
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
 
@@ -150,7 +149,6 @@ export class ComfyPod {
       diagnostic: (diagnostic) => this.diagnostics.next(diagnostic),
       reconnect$: this.reconnect$,
     }).pipe(
-      tap(() => (this.lastMessageAt = this.options.scheduler.now())),
       takeUntil(this.closed$),
       tap({
         unsubscribe: () => this.connection.next({ state: 'closed', reason: 'idle' }),
@@ -158,21 +156,24 @@ export class ComfyPod {
       }),
       share({ resetOnRefCountZero: () => timer(this.options.idleCloseMs, this.options.scheduler) }),
     )
-    // One subscriber dispatches for every job; nothing is forwarded through share, so a message
-    // costs one Map lookup with 1 or 10,000 jobs listening.
-    this.routed$ = this.messages$.pipe(
-      tap((message) => this.router.dispatch(message)),
-      ignoreElements(),
-      share(),
-    )
+    this.hub = new MessageHub({
+      messages$: this.messages$,
+      connection$: this.connection$,
+      scheduler: this.options.scheduler,
+      retryMs: this.options.maxReconnectDelayMs,
+      closedError: () => this.closedError(),
+    })
+    const { hub } = this
     this.jobContext = {
       scheduler: this.options.scheduler,
+      alarms: new AlarmClock(this.options.scheduler),
       newPromptId: () => randomUUID(),
-      listen$: (promptId) => this.listen$(promptId),
-      connection$: this.connection$,
+      attach: (listener) => hub.attach(listener),
+      detach: (listener) => hub.detach(listener),
+      route: (promptId, listener) => hub.route(promptId, listener),
+      unroute: (promptId, listener) => hub.unroute(promptId, listener),
       reconnect: () => this.reconnect$.next(),
-      lastMessageAt: () => this.lastMessageAt,
-      socketRetryMs: this.options.maxReconnectDelayMs,
+      lastMessageAt: () => hub.lastMessageAt(),
       queueState: (promptId) => this.queueState(promptId),
       getHistory: (promptId) => this.getHistory(promptId),
       cancel: (promptId) => this.cancel(promptId),
@@ -351,6 +352,7 @@ export class ComfyPod {
     this.isClosed = true
     this.closed$.next()
     this.closed$.complete()
+    this.hub.close()
     this.connection.complete()
     this.diagnostics.complete()
     this.reconnect$.complete()
@@ -365,24 +367,6 @@ export class ComfyPod {
     // `queue_pending` is a heap, not sorted (§5.4): the position counts the lower numbers.
     const position = queue_pending.filter(([number]) => number < pending[0]).length
     return { state: 'pending', position, ...graphOf(pending) }
-  }
-
-  private listen$(promptId: string): Observable<PodMessage> {
-    return new Observable<PodMessage>((subscriber) => {
-      if (this.isClosed) {
-        subscriber.error(this.closedError())
-        return
-      }
-      const unregister = this.router.register(promptId, (message) => subscriber.next(message))
-      const subscription = this.routed$.subscribe({
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.error(this.closedError()),
-      })
-      return () => {
-        unregister()
-        subscription.unsubscribe()
-      }
-    })
   }
 
   private closedError(): ComfyConnectionError {

@@ -1,6 +1,9 @@
 import type { PodMessage } from '../protocol/decodeFrame.js'
 
-type Route = (message: PodMessage) => void
+/** Where a prompt's messages go. */
+export interface Route {
+  message(message: PodMessage): void
+}
 
 const ORPHAN_LIMIT = 256
 
@@ -24,19 +27,21 @@ export class PromptRouter {
     return this.routes.size
   }
 
-  /** Routes the messages of `promptId` to `route` until the returned function is called. */
-  register(promptId: string, route: Route): () => void {
+  /** Routes the messages of `promptId` to `route`, those kept from before included. */
+  register(promptId: string, route: Route): void {
     this.routes.set(promptId, route)
     for (let i = 0; i < ORPHAN_LIMIT; i++) {
       const slot = (this.nextOrphan + i) % ORPHAN_LIMIT
       const orphan = this.orphans[slot]
       if (orphan?.promptId !== promptId) continue
       this.orphans[slot] = undefined
-      route(orphan.message)
+      route.message(orphan.message)
     }
-    return () => {
-      if (this.routes.get(promptId) === route) this.routes.delete(promptId)
-    }
+  }
+
+  /** Removes the route of `promptId`, if it is still `route`. */
+  unregister(promptId: string, route: Route): void {
+    if (this.routes.get(promptId) === route) this.routes.delete(promptId)
   }
 
   /** Delivers one message of the pod's stream. */
@@ -45,7 +50,7 @@ export class PromptRouter {
     if (promptId === undefined) return
     const route = this.routes.get(promptId)
     if (route !== undefined) {
-      route(message)
+      route.message(message)
       return
     }
     // Images are not kept: a preview that beats the HTTP answer is not worth holding megabytes.

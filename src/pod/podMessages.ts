@@ -1,13 +1,11 @@
-import { isLeft } from 'fp-ts/lib/Either.js'
 import {
   catchError,
   defer,
-  filter,
   ignoreElements,
   interval,
   map,
   merge,
-  type Observable,
+  Observable,
   of,
   retry,
   switchMap,
@@ -19,7 +17,7 @@ import {
 import * as rxjsWebsockets from 'rxjs-websockets'
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
-import { decodeFrame, type PodMessage } from '../protocol/decodeFrame.js'
+import { decodeFrameValue, isDecodeIssue, type PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from './ConnectionState.js'
 import type { ResolvedPodOptions } from './ComfyPodOptions.js'
 import type { PodAddress } from './podAddress.js'
@@ -145,14 +143,23 @@ export function podMessages$(
         },
       }),
     )
-  }).pipe(
-    map(decodeFrame),
-    filter((decoded) => {
-      if (isLeft(decoded)) report.diagnostic(decoded.left)
-      return !isLeft(decoded)
-    }),
-    map((decoded) => (decoded as { right: PodMessage }).right),
-  )
+  }).pipe(decodeFrames(report))
+}
+
+/** Decodes each frame; a bad one goes to the diagnostics instead. One operator, no `Either`. */
+function decodeFrames(report: SocketReport) {
+  return (frames$: Observable<string | ArrayBuffer>): Observable<PodMessage> =>
+    new Observable((subscriber) =>
+      frames$.subscribe({
+        next: (frame) => {
+          const decoded = decodeFrameValue(frame)
+          if (isDecodeIssue(decoded)) report.diagnostic(decoded)
+          else subscriber.next(decoded)
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    )
 }
 
 function toConnectionError(error: unknown, url: string): ComfyConnectionError | ComfyAuthError {

@@ -1,6 +1,7 @@
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js'
 import { PreviewMetadata, type BinaryFrame } from './BinaryFrame.js'
 import { messageCodecs, type ComfyMessage } from './ComfyMessage.js'
+import { compileGuard } from './compileGuard.js'
 import type { DecodeIssue } from './DecodeIssue.js'
 import { formatValidationErrors } from './formatValidationErrors.js'
 
@@ -9,6 +10,12 @@ export type PodMessage = ComfyMessage | BinaryFrame
 
 const RAW_LIMIT = 300
 const utf8 = new TextDecoder('utf-8')
+
+/** Each codec of `messageCodecs` with its compiled guard, which decides every valid frame. */
+const messageGuards = new Map(
+  Array.from(messageCodecs, ([type, codec]) => [type, { codec, is: compileGuard(codec) }]),
+)
+const isPreviewMetadata = compileGuard(PreviewMetadata)
 
 /**
  * Decodes one WebSocket frame from a ComfyUI server. Never throws: whatever the input, the answer
@@ -28,88 +35,107 @@ const utf8 = new TextDecoder('utf-8')
 export function decodeFrame(
   frame: string | ArrayBuffer | Uint8Array,
 ): Either<DecodeIssue, PodMessage> {
+  const decoded = decodeFrameValue(frame)
+  return isDecodeIssue(decoded) ? left(decoded) : right(decoded)
+}
+
+/**
+ * `decodeFrame` without the `Either`, for hot paths: the message, or the issue, as is. Tell them
+ * apart with `isDecodeIssue`.
+ *
+ * @param frame - a text frame, or a binary frame as `ArrayBuffer` / `Uint8Array`
+ * @returns the message, or the issue for a frame that is not valid
+ */
+export function decodeFrameValue(
+  frame: string | ArrayBuffer | Uint8Array,
+): PodMessage | DecodeIssue {
   return typeof frame === 'string' ? decodeText(frame) : decodeBinary(toBytes(frame))
 }
 
-function decodeText(text: string): Either<DecodeIssue, PodMessage> {
+/**
+ * Whether `decodeFrameValue` answered with an issue. Every message has a `type`; an issue has
+ * none (a message may carry any other key, `kind` included).
+ */
+export function isDecodeIssue(decoded: PodMessage | DecodeIssue): decoded is DecodeIssue {
+  return !('type' in decoded)
+}
+
+function decodeText(text: string): PodMessage | DecodeIssue {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
-    return left(issue('invalid_json', text, ['not JSON']))
+    return issue('invalid_json', text, ['not JSON'])
   }
-  if (
-    typeof parsed !== 'object' ||
-    parsed === null ||
-    typeof (parsed as { type?: unknown }).type !== 'string'
-  ) {
-    return left(issue('invalid_json', text, ['not a {type, data} object']))
-  }
-  const { type, data } = parsed as { type: string; data?: unknown }
-  const codec = messageCodecs.get(type)
-  if (codec === undefined) return right({ type: 'unknown', rawType: type, data })
-  // No codec here transforms its input, so the type guard validates without building a copy;
-  // `decode` runs only to explain a frame that failed.
-  if (codec.is(parsed)) return right(parsed)
-  const decoded = codec.decode(parsed)
+  const type =
+    typeof parsed === 'object' && parsed !== null ? (parsed as { type?: unknown }).type : undefined
+  if (typeof type !== 'string') return issue('invalid_json', text, ['not a {type, data} object'])
+  const guard = messageGuards.get(type)
+  if (guard === undefined)
+    return { type: 'unknown', rawType: type, data: (parsed as { data?: unknown }).data }
+  // No codec here transforms its input, so the guard validates without building a copy; `decode`
+  // runs only to explain a frame that failed.
+  if (guard.is(parsed)) return parsed
+  const decoded = guard.codec.decode(parsed)
   return isLeft(decoded)
-    ? left(issue('invalid_message', text, formatValidationErrors(decoded.left), type))
-    : decoded
+    ? issue('invalid_message', text, formatValidationErrors(decoded.left), type)
+    : decoded.right
 }
 
-function decodeBinary(bytes: Uint8Array): Either<DecodeIssue, PodMessage> {
-  if (bytes.byteLength < 4) return left(binaryIssue(bytes, 'shorter than its 4-byte event type'))
+function decodeBinary(bytes: Uint8Array): PodMessage | DecodeIssue {
+  if (bytes.byteLength < 4) return binaryIssue(bytes, 'shorter than its 4-byte event type')
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const eventType = view.getUint32(0)
   switch (eventType) {
     case 1: {
-      if (bytes.byteLength < 8)
-        return left(binaryIssue(bytes, 'preview without image format', eventType))
+      if (bytes.byteLength < 8) return binaryIssue(bytes, 'preview without image format', eventType)
       const format = view.getUint32(4)
-      return right({
+      return {
         type: 'preview_image',
         mime: format === 2 ? 'image/png' : 'image/jpeg',
         image: bytes.subarray(8),
-      })
+      }
     }
     case 3: {
       const nodeIdLength = bytes.byteLength >= 8 ? view.getUint32(4) : -1
       if (nodeIdLength < 0 || 8 + nodeIdLength > bytes.byteLength) {
-        return left(binaryIssue(bytes, 'progress text shorter than its node id', eventType))
+        return binaryIssue(bytes, 'progress text shorter than its node id', eventType)
       }
-      return right({
+      return {
         type: 'progress_text',
         nodeId: utf8.decode(bytes.subarray(8, 8 + nodeIdLength)),
         text: utf8.decode(bytes.subarray(8 + nodeIdLength)),
-      })
+      }
     }
     case 4: {
       const metadataLength = bytes.byteLength >= 8 ? view.getUint32(4) : -1
       if (metadataLength < 0 || 8 + metadataLength > bytes.byteLength) {
-        return left(binaryIssue(bytes, 'preview shorter than its metadata', eventType))
+        return binaryIssue(bytes, 'preview shorter than its metadata', eventType)
       }
       let metadata: unknown
       try {
         metadata = JSON.parse(utf8.decode(bytes.subarray(8, 8 + metadataLength)))
       } catch {
-        return left(binaryIssue(bytes, 'preview metadata is not JSON', eventType))
+        return binaryIssue(bytes, 'preview metadata is not JSON', eventType)
       }
-      const decoded = PreviewMetadata.decode(metadata)
+      const decoded = isPreviewMetadata(metadata)
+        ? right(metadata)
+        : PreviewMetadata.decode(metadata)
       if (isLeft(decoded)) {
-        return left({
+        return {
           ...binaryIssue(bytes, '', eventType),
           errors: formatValidationErrors(decoded.left),
-        })
+        }
       }
-      return right({
+      return {
         type: 'preview_image_with_metadata',
         mime: decoded.right.image_type ?? 'image/jpeg',
         image: bytes.subarray(8 + metadataLength),
         metadata: decoded.right,
-      })
+      }
     }
     default:
-      return right({ type: 'unknown_binary', eventType, data: bytes.subarray(4) })
+      return { type: 'unknown_binary', eventType, data: bytes.subarray(4) }
   }
 }
 

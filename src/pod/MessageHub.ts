@@ -1,0 +1,125 @@
+import { type Observable, type SchedulerLike, Subscription } from 'rxjs'
+import { isFatalError } from '../errors/isFatalError.js'
+import type { JobSocket, PodListener } from '../job/JobContext.js'
+import type { PodMessage } from '../protocol/decodeFrame.js'
+import type { ConnectionState } from './ConnectionState.js'
+import { PromptRouter } from './PromptRouter.js'
+
+/** What a hub is made of: the pod's streams and how it retries. */
+export interface MessageHubSource {
+  /** The pod's messages; errors when the socket is lost, completes when the pod is closed. */
+  readonly messages$: Observable<PodMessage>
+  /** The socket's state, replaying the current one. */
+  readonly connection$: Observable<ConnectionState>
+  readonly scheduler: SchedulerLike
+  /** How long after a loss the socket is tried again, while anyone is attached. */
+  readonly retryMs: number
+  /** The error of a pod that was closed. */
+  closedError(): Error
+}
+
+/**
+ * Where the jobs of a pod listen: one subscription to its messages and one to its state for
+ * every attached job, a Map lookup per message, and one retry timer after a loss. A job holds
+ * no subscription of its own, so an idle job costs a route and a Set entry.
+ */
+export class MessageHub implements JobSocket {
+  private readonly router = new PromptRouter()
+  private readonly listeners = new Set<PodListener>()
+  private state: ConnectionState | undefined
+  private states: Subscription | undefined
+  private socket: Subscription | undefined
+  private retry: Subscription | undefined
+  private lastFrameAt = Number.NEGATIVE_INFINITY
+
+  constructor(private readonly source: MessageHubSource) {}
+
+  /** Number of prompts with a route. */
+  get routes(): number {
+    return this.router.size
+  }
+
+  /** Scheduler time of the last message the socket brought while anyone listened, or -Infinity. */
+  lastMessageAt(): number {
+    return this.lastFrameAt
+  }
+
+  /** Number of attached listeners. */
+  get attached(): number {
+    return this.listeners.size
+  }
+
+  attach(listener: PodListener): void {
+    if (this.listeners.has(listener)) return
+    this.listeners.add(listener)
+    this.connect()
+    // A closed pod's stream ends at once, and the listener with it.
+    if (!this.listeners.has(listener)) return
+    if (this.states !== undefined) {
+      if (this.state !== undefined) listener.connection(this.state)
+      return
+    }
+    const states = new Subscription()
+    this.states = states
+    states.add(
+      this.source.connection$.subscribe((state) => {
+        this.state = state
+        for (const each of this.listeners) each.connection(state)
+      }),
+    )
+    if (this.listeners.size === 0) states.unsubscribe()
+  }
+
+  detach(listener: PodListener): void {
+    if (!this.listeners.delete(listener) || this.listeners.size > 0) return
+    this.states?.unsubscribe()
+    this.states = undefined
+    this.state = undefined
+    this.socket?.unsubscribe()
+    this.socket = undefined
+    this.retry?.unsubscribe()
+    this.retry = undefined
+  }
+
+  route(promptId: string, listener: PodListener): void {
+    this.router.register(promptId, listener)
+  }
+
+  unroute(promptId: string, listener: PodListener): void {
+    this.router.unregister(promptId, listener)
+  }
+
+  /** The pod was closed: listeners waiting for a retry hear it now, not at the retry. */
+  close(): void {
+    if (this.retry === undefined) return
+    this.retry.unsubscribe()
+    this.retry = undefined
+    this.lose(this.source.closedError())
+  }
+
+  private connect(): void {
+    if (this.socket !== undefined || this.retry !== undefined) return
+    const socket = new Subscription()
+    this.socket = socket
+    socket.add(
+      this.source.messages$.subscribe({
+        next: (message) => {
+          this.lastFrameAt = this.source.scheduler.now()
+          this.router.dispatch(message)
+        },
+        error: (error: unknown) => this.lose(error),
+        complete: () => this.lose(this.source.closedError()),
+      }),
+    )
+  }
+
+  private lose(error: unknown): void {
+    this.socket = undefined
+    for (const listener of [...this.listeners]) listener.lost(error)
+    if (isFatalError(error) || this.listeners.size === 0) return
+    this.retry = this.source.scheduler.schedule(() => {
+      this.retry = undefined
+      if (this.listeners.size > 0) this.connect()
+    }, this.source.retryMs)
+  }
+}
