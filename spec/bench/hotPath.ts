@@ -97,7 +97,10 @@ function bucketOf(functionName: string, url: string): string {
   if (url.endsWith('/src/job/reduceJob.ts')) return 'job reducer (job/reduceJob.ts)'
   if (url.endsWith('/src/job/measureProgress.ts'))
     return 'progress measure (job/measureProgress.ts)'
-  if (url.endsWith('/src/job/followPrompt.ts')) return 'job pipeline closures (job/followPrompt.ts)'
+  if (url.endsWith('/src/job/PromptFollower.ts')) return 'job (job/PromptFollower.ts)'
+  // compileGuard's generated code has no file: `guard` and its helpers `h0`, `h1`, …
+  if (url === '' && /^(guard|h\d+)$/.test(functionName))
+    return 'io-ts guards, compiled (protocol/compileGuard.ts)'
   if (url.includes('/src/pod/')) return 'pod and router (pod/*.ts)'
   if (url.includes('/src/protocol/')) return 'decodeFrame, other (protocol/*.ts)'
   if (url.includes('/spec/')) return 'benchmark harness (fake socket)'

@@ -41,6 +41,8 @@ function context(scheduler: TestScheduler, fakes: Fakes) {
   return {
     run: (job: Workflow, options?: ExecuteWorkflowOptions) =>
       executeWorkflow(ctx, queuePrompt, job, options),
+    /** What jobs hold on the pod: alarms, routes and attached listeners. */
+    held: () => [ctx.alarms.size, ctx.hub.routes, ctx.hub.attached],
   }
 }
 
@@ -192,6 +194,24 @@ describe('executeWorkflow$', () => {
         new ComfyInterruptedError({ prompt_id: P }),
       )
       expectSubscriptions(cancel$.subscriptions).toBe('---^!')
+    })
+  })
+
+  it('leaves no alarm, route or listener on its pod once it ends, however it ends', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const messages$ = hot('-s---n', { s: start, n: done })
+      const ctx = context(scheduler, { messages$, queuePrompt: ({ promptId }) => of({ promptId }) })
+      const ends: string[] = []
+      const record = { complete: () => ends.push('complete'), error: () => ends.push('error') }
+      ctx.run(workflow, { promptId: P }).subscribe(record)
+      ctx.run(workflow, { promptId: 'p2', timeoutMs: 3 }).subscribe(record)
+      const dropped = ctx.run(workflow, { promptId: 'p3' }).subscribe(record)
+      scheduler.schedule(() => dropped.unsubscribe(), 2)
+      scheduler.schedule(() => expect(ctx.held()).toEqual([1, 1, 1]), 4)
+      scheduler.flush()
+      expect(ends).toEqual(['error', 'complete'])
+      expect(ctx.held()).toEqual([0, 0, 0])
     })
   })
 

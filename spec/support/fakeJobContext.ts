@@ -16,7 +16,10 @@ export interface FakePod extends Partial<Omit<JobContext, 'scheduler'>> {
  * messages and relays the states, as in a pod; REST answers default to a pending prompt with no
  * history.
  */
-export function fakeJobContext(scheduler: TestScheduler, fake: FakePod): JobContext {
+export function fakeJobContext(
+  scheduler: TestScheduler,
+  fake: FakePod,
+): JobContext & { readonly hub: MessageHub } {
   const { messages$, connection$ = of({ state: 'open', connectTimeMs: 1 }), ...effects } = fake
   const hub = new MessageHub({
     messages$,
@@ -26,6 +29,7 @@ export function fakeJobContext(scheduler: TestScheduler, fake: FakePod): JobCont
     closedError: () => new ComfyConnectionError('the pod is closed', 'ws://pod/ws', 'pod_closed'),
   })
   return {
+    hub,
     scheduler,
     alarms: new AlarmClock(scheduler),
     newPromptId: () => 'p1',

@@ -41,6 +41,7 @@ const MAX_POLL_INTERVAL_MS = 30_000
  * socket is down, a round after each reconnect, the silence watchdog) runs only while needed.
  */
 export class PromptFollower implements PodListener, Alarm, Unsubscribable {
+  // The pod's alarm clock keeps its bookkeeping here.
   alarmAt = Number.POSITIVE_INFINITY
   alarmSlot = -1
   private state: JobState
@@ -166,9 +167,11 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     this.abort()
   }
 
-  private accept(promptId: string): void {
+  private accept(answered: string): void {
     if (this.closed || this.accepted) return
     this.accepted = true
+    // The pod's answer is an equal string of its own: the job keeps one copy.
+    const promptId = answered === this.ownId ? this.ownId : answered
     this.promptId = promptId
     // An old server ignores our id and picks its own: follow that one too.
     if (promptId !== this.ownId && this.listening) {
