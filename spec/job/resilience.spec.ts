@@ -338,6 +338,22 @@ describe('track$', () => {
     const error = await failure(run(pod().track$('no-such-prompt', FAST)))
     expect(error).toBeInstanceOf(ComfyPromptLostError)
   })
+
+  it('follows another client’s prompt over REST alone with socket: false, opening no socket', async () => {
+    simulator.pause()
+    const { promptId } = await pod().queueWorkflow(withSteps(3))
+    for (const each of pods) each.close()
+    const watcher = pod()
+    const events$ = watcher.track$(promptId, { ...FAST, socket: false })
+    setTimeout(() => simulator.resume(), 100)
+    const events = await run(events$)
+    expectOneCleanEnd(events)
+    expect(new Set(events.map((event) => event.source))).toEqual(new Set(['rest_polling']))
+    expect(simulator.clientIds).not.toContain(watcher.clientId)
+    expect(() => watcher.track$(promptId, { socket: false, restFallback: false })).toThrow(
+      /socket: false needs restFallback/,
+    )
+  })
 })
 
 describe('executeWorkflow$ with restFallback: false', () => {

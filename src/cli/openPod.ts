@@ -1,7 +1,6 @@
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 import { ComfyPod } from '../pod/ComfyPod.js'
-import type { ComfyPodOptions } from '../pod/ComfyPodOptions.js'
 import { podAddress } from '../pod/podAddress.js'
 import { redactUrl } from '../pod/redactUrl.js'
 import type { CliContext } from './CliContext.js'
@@ -30,11 +29,7 @@ export interface OpenedPod {
  *
  * @throws CliError: exit code 2 for a bad URL or header, 1 for a pod that cannot be used
  */
-export async function openPod(
-  context: CliContext,
-  flags: PodFlags,
-  options: ComfyPodOptions = {},
-): Promise<OpenedPod> {
+export async function openPod(context: CliContext, flags: PodFlags): Promise<OpenedPod> {
   const fromEnv = context.env['COMFYUI_URL']
   const url = flags.url ?? (fromEnv === undefined || fromEnv === '' ? DEFAULT_URL : fromEnv)
   const source = flags.url !== undefined ? '--url' : url === fromEnv ? 'COMFYUI_URL' : 'the URL'
@@ -42,7 +37,6 @@ export async function openPod(
   let pod: ComfyPod
   try {
     pod = new ComfyPod(url, {
-      ...options,
       headers,
       fetch: context.fetch,
       ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),

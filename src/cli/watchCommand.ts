@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util'
 import { fromEvent, NEVER, of } from 'rxjs'
-import type { WebSocketFactory } from '../pod/ComfyPodOptions.js'
 import type { CliContext } from './CliContext.js'
 import { CliError, ExitCode } from './CliError.js'
 import { prepareOutDir } from './downloadImages.js'
@@ -9,15 +8,6 @@ import { openPod } from './openPod.js'
 import { progressInterval } from './progressInterval.js'
 import { reportError } from './reportError.js'
 import { FOLLOW_OPTIONS, parseCommandArgs, usageError, WATCH_USAGE } from './usage.js'
-
-/**
- * Under a client id of its own, the socket would carry nothing about the prompt (ComfyUI sends a
- * prompt's messages to the client that queued it), and the job would only notice the end at its
- * stall check. A socket that cannot open puts the job on REST polling from the start instead.
- */
-const restOnly: WebSocketFactory = () => {
-  throw new Error('watch without --client-id follows the prompt over REST')
-}
 
 /** `comfyui-rx watch <promptId>`: follow a prompt queued earlier (`track$`). */
 export async function watchCommand(args: readonly string[], context: CliContext): Promise<number> {
@@ -38,11 +28,11 @@ export async function watchCommand(args: readonly string[], context: CliContext)
   try {
     const throttle = progressInterval('watch', values['progress-interval'], context, json)
     if (out !== undefined) await prepareOutDir(out)
-    const { pod, headers } = await openPod(
-      context,
-      { url: values.url, clientId, header: values.header },
-      clientId === undefined ? { webSocketFactory: restOnly, maxReconnectAttempts: 0 } : {},
-    )
+    const { pod, headers } = await openPod(context, {
+      url: values.url,
+      clientId,
+      header: values.header,
+    })
     try {
       if (!json) {
         context.stdout.write(
@@ -55,8 +45,10 @@ export async function watchCommand(args: readonly string[], context: CliContext)
       // Stopping a watch leaves the prompt alone: it may well be someone else's.
       const stop$ =
         signal === undefined ? NEVER : signal.aborted ? of(true) : fromEvent(signal, 'abort')
+      // Under a client id of its own, the socket would carry nothing about the prompt (ComfyUI
+      // sends a prompt's messages to the client that queued it): REST alone, then.
       const completed = await followJob(
-        pod.track$(promptId, { progressThrottleMs: throttle }),
+        pod.track$(promptId, { progressThrottleMs: throttle, socket: clientId !== undefined }),
         context,
         { json, out, workflow: undefined, headers, stop$ },
       )

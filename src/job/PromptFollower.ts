@@ -33,6 +33,13 @@ import { reduceJob, type JobInput, type JobState } from './reduceJob.js'
 
 const MAX_POLL_INTERVAL_MS = 30_000
 
+/** The state a job with `socket: false` acts on: down from the start, polled over REST. */
+const NO_SOCKET: ConnectionState = {
+  state: 'failed',
+  reason: 'the job does not use the socket (socket: false)',
+  code: 'unused',
+}
+
 /**
  * One job, from subscription to its single end. Socket messages and the REST snapshots of the
  * fallback go through the one reducer; progress is throttled like `throttleTime` (leading and
@@ -95,9 +102,14 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     const { signal } = this.settings
     if (signal?.aborted === true) return this.abort()
     signal?.addEventListener('abort', this)
-    this.context.route(this.ownId, this)
-    if (this.closed) return
-    this.context.attach(this)
+    if (this.settings.socket) {
+      this.context.route(this.ownId, this)
+      if (this.closed) return
+      this.context.attach(this)
+    } else {
+      this.listening = false
+      this.connection(NO_SOCKET)
+    }
     if (this.closed) return
     if (this.queuedEarlier) this.accept(this.ownId)
     if (this.closed) return

@@ -49,4 +49,12 @@ export interface TrackPromptOptions {
    * @default true
    */
   readonly restFallback?: boolean
+  /**
+   * Follow the prompt over the pod's WebSocket. With `false` the job never uses the socket: it
+   * polls `/queue` and `/history` from the start, every `pollIntervalMs` (queued, started and the
+   * end, without step progress). For a prompt queued under another client id, whose messages
+   * ComfyUI sends to that client alone. Needs `restFallback`.
+   * @default true
+   */
+  readonly socket?: boolean
 }

@@ -39,6 +39,7 @@ export function followPrompt(
     stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
     cancelOnUnsubscribe: options.cancelOnUnsubscribe ?? false,
     restFallback: options.restFallback ?? true,
+    socket: options.socket ?? true,
     signal: options.signal,
   }
   return new Observable((subscriber) => {

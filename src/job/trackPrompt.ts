@@ -51,6 +51,11 @@ export function assertTrackOptions(options: TrackPromptOptions): void {
   })) {
     check(name, value, value > 0, 'a number > 0')
   }
+  if (options.socket === false && options.restFallback === false) {
+    throw new TypeError(
+      'socket: false needs restFallback: a job without either has no way to follow',
+    )
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`signal must be an AbortSignal, received ${String(signal)}`)
   }
