@@ -2,12 +2,8 @@ import { finalize, NEVER, Observable, Subject } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 import { ComfyTimeoutError } from '../../src/index.js'
-import {
-  encodeEvent,
-  eventStreamFrames$,
-  EventStreamSession,
-  type EventStreamFrame,
-} from '../../src/sse/eventStream.js'
+import { encodeEvent, EventStreamSession } from '../../src/sse/eventStream.js'
+import { eventStreamFrames$, type EventStreamFrame } from '../../src/sse/eventStreamFrames.js'
 import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
 import {
   resolveServerSentEventsOptions,
@@ -96,6 +92,25 @@ describe('eventStreamFrames$ (virtual time)', () => {
         t: update(processing(30)),
         f: update(done),
       })
+    })
+  })
+
+  it('sends a trailing update still waiting when its source ends, then completes', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ cold, expectObservable }) => {
+      const updates = cold('a 1ms b 1ms c|', {
+        a: processing(10),
+        b: processing(20),
+        c: processing(30),
+      })
+      expectObservable(updates.pipe(frames({ throttleMs: 10, keepAliveMs: 4, scheduler }))).toBe(
+        'a 3ms k 3ms k 1ms (c|)',
+        {
+          a: update(processing(10)),
+          c: update(processing(30)),
+          k: 'keepalive',
+        },
+      )
     })
   })
 

@@ -1,70 +1,18 @@
-import {
-  connect,
-  EMPTY,
-  endWith,
-  filter,
-  ignoreElements,
-  interval,
-  map,
-  merge,
-  type Observable,
-  type Subscription,
-  takeUntil,
-  throttleTime,
-} from 'rxjs'
+import type { Observable, Subscription } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
+import { eventStreamFrames$ } from './eventStreamFrames.js'
+import { isFinal } from './LatestUpdate.js'
 import type { ProgressUpdate } from './ProgressUpdate.js'
 import type { ResolvedServerSentEventsOptions } from './ServerSentEventsOptions.js'
-import { isFinal, progressUpdates } from './toProgressUpdates.js'
 
 // The transport-independent part of the SSE helpers: what to send (updates, keepalives) and how
 // to send it to a reader that may be slow (latest state wins) or gone (unsubscribe, cancel).
-
-/** What the stream sends next: an update, or a keepalive comment. */
-export type EventStreamFrame = { readonly update: ProgressUpdate } | 'keepalive'
 
 /** Headers of every event stream; `no-transform` and `X-Accel-Buffering` stop proxy buffering. */
 export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
-}
-
-/** The frames of a stream: throttled updates (the final one never held back) and keepalives. */
-export function eventStreamFrames$(
-  input$: Observable<JobEvent | ProgressUpdate>,
-  options: ResolvedServerSentEventsOptions,
-): Observable<EventStreamFrame> {
-  const { throttleMs, keepAliveMs, scheduler } = options
-  const updates$ = input$.pipe(
-    progressUpdates(options),
-    connect((shared$) =>
-      throttleMs === 0
-        ? shared$
-        : merge(
-            shared$.pipe(
-              filter((update) => update.status === 'processing'),
-              throttleTime(throttleMs, scheduler, { leading: true, trailing: true }),
-              // The final update takes the place of a trailing `processing` one still waiting.
-              takeUntil(shared$.pipe(filter(isFinal))),
-            ),
-            shared$.pipe(filter((update) => update.status !== 'processing')),
-          ),
-    ),
-  )
-  return updates$.pipe(
-    connect((shared$) =>
-      merge(
-        shared$.pipe(map((update) => ({ update }))),
-        keepAliveMs === Infinity
-          ? EMPTY
-          : interval(keepAliveMs, scheduler).pipe(
-              map((): EventStreamFrame => 'keepalive'),
-              takeUntil(shared$.pipe(ignoreElements(), endWith(true))),
-            ),
-      ),
-    ),
-  )
 }
 
 /** One event (`id:`, `event:` the status, `data:` the JSON update). */

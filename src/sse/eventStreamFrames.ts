@@ -1,0 +1,115 @@
+import {
+  Observable,
+  type SchedulerAction,
+  type Subscriber,
+  type Subscription,
+  type Unsubscribable,
+} from 'rxjs'
+import type { JobEvent } from '../job/JobEvent.js'
+import { isFinal, LatestUpdate } from './LatestUpdate.js'
+import type { ProgressUpdate } from './ProgressUpdate.js'
+import type { ResolvedServerSentEventsOptions } from './ServerSentEventsOptions.js'
+
+/** What the stream sends next: an update, or a keepalive comment. */
+export type EventStreamFrame = { readonly update: ProgressUpdate } | 'keepalive'
+
+/**
+ * The frames of a stream: the updates a browser should see (only changes, never backwards, an
+ * error as a final `failed` one), `processing` ones throttled like `throttleTime` with leading and
+ * trailing edges (the final update never held back, and taking the place of a waiting trailing
+ * one), and a keepalive every `keepAliveMs` until the end. One object and one timer per stream:
+ * a server holds thousands of them.
+ */
+export function eventStreamFrames$(
+  input$: Observable<JobEvent | ProgressUpdate>,
+  options: ResolvedServerSentEventsOptions,
+): Observable<EventStreamFrame> {
+  return new Observable((subscriber) => {
+    const frames = new Frames(options, subscriber)
+    frames.start(input$)
+    return frames
+  })
+}
+
+class Frames implements Unsubscribable {
+  private readonly latest: LatestUpdate
+  private input: Subscription | undefined
+  private keepAlive: Subscription | undefined
+  private throttle: Subscription | undefined
+  /** The `processing` update waiting for the throttle to let it through. */
+  private trailing: ProgressUpdate | undefined
+  private inputEnded = false
+  private closed = false
+
+  constructor(
+    private readonly options: ResolvedServerSentEventsOptions,
+    private readonly subscriber: Subscriber<EventStreamFrame>,
+  ) {
+    this.latest = new LatestUpdate(options)
+  }
+
+  start(input$: Observable<JobEvent | ProgressUpdate>): void {
+    const input = input$.subscribe({
+      next: (value) => this.offer(this.latest.next(value)),
+      error: (error: unknown) => {
+        this.offer(this.latest.error(error))
+        this.end()
+      },
+      complete: () => {
+        // A trailing update still waiting goes out when its throttle window closes.
+        this.inputEnded = true
+        if (this.throttle === undefined) this.end()
+      },
+    })
+    if (this.closed) return input.unsubscribe()
+    this.input = input
+    const { keepAliveMs, scheduler } = this.options
+    if (keepAliveMs === Number.POSITIVE_INFINITY) return
+    const { subscriber } = this
+    this.keepAlive = scheduler.schedule(function (this: SchedulerAction<undefined>) {
+      subscriber.next('keepalive')
+      this.schedule(undefined, keepAliveMs)
+    }, keepAliveMs)
+  }
+
+  unsubscribe(): void {
+    if (this.closed) return
+    this.closed = true
+    this.input?.unsubscribe()
+    this.keepAlive?.unsubscribe()
+    this.throttle?.unsubscribe()
+  }
+
+  private offer(update: ProgressUpdate | undefined): void {
+    if (update === undefined || this.closed) return
+    if (update.status !== 'processing' || this.options.throttleMs === 0) {
+      if (isFinal(update)) this.trailing = undefined
+      this.subscriber.next({ update })
+      if (isFinal(update)) this.end()
+      return
+    }
+    if (this.throttle !== undefined) {
+      this.trailing = update
+      return
+    }
+    this.subscriber.next({ update })
+    this.openThrottle()
+  }
+
+  private openThrottle(): void {
+    if (this.closed) return
+    this.throttle = this.options.scheduler.schedule(() => {
+      this.throttle = undefined
+      const trailing = this.trailing
+      this.trailing = undefined
+      if (trailing !== undefined && !this.closed) this.subscriber.next({ update: trailing })
+      if (this.inputEnded) this.end()
+      else if (trailing !== undefined) this.openThrottle()
+    }, this.options.throttleMs)
+  }
+
+  private end(): void {
+    if (this.closed) return
+    this.subscriber.complete()
+  }
+}
