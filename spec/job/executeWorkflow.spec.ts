@@ -136,6 +136,29 @@ describe('executeWorkflow$', () => {
     })
   })
 
+  it('follows the id an old server picks itself, messages that beat its answer included', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable }) => {
+      const theirs = 'picked-by-the-pod'
+      const messages$ = hot('--s------n', {
+        s: msg('execution_start', { prompt_id: theirs }),
+        n: msg('executing', { node: null, prompt_id: theirs }),
+      })
+      const answer$ = cold('---(a|)', { a: { promptId: theirs } })
+      const ctx = context(scheduler, { messages$, queuePrompt: () => answer$ })
+      expectObservable(
+        ctx.run(workflow).pipe(map((event) => `${summary(event)}:${event.promptId}`)),
+      ).toBe('---(qs)--(fz|)', {
+        q: `queued:${theirs}`,
+        s: `started:${theirs}`,
+        f: `p100:${theirs}`,
+        z: `completed:${theirs}`,
+      })
+      scheduler.flush()
+      expect(ctx.held()).toEqual([0, 0, 0])
+    })
+  })
+
   it('posts only once the socket is open', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, cold, expectSubscriptions }) => {

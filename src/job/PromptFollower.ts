@@ -185,13 +185,15 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     // The pod's answer is an equal string of its own: the job keeps one copy.
     const promptId = answered === this.ownId ? this.ownId : answered
     this.promptId = promptId
-    // An old server ignores our id and picks its own: follow that one too.
+    this.feed({ kind: 'accepted', at: this.now(), promptId })
+    if (this.closed) return
+    // An old server ignores our id and picks its own: follow that one too, from the messages
+    // that came before its answer.
     if (promptId !== this.ownId && this.listening) {
       this.podId = promptId
       this.context.route(promptId, this)
+      if (this.closed) return
     }
-    this.feed({ kind: 'accepted', at: this.now(), promptId })
-    if (this.closed) return
     this.catchingUp = this.run(
       this.queuedEarlier
         ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
