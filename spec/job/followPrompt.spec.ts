@@ -79,7 +79,7 @@ describe('the job’s REST side, in virtual time', () => {
       const { events$, calls } = job(scheduler, {
         messages$: hot('#', undefined, new Error('socket lost')),
         connection$: states(failed),
-        // The position query, two failed polls, then the prompt runs.
+        // The first poll (there is no separate position query), two failed polls, then the rest.
         queueState: (call) => (call === 2 || call === 3 ? serverError() : of({ state: 'running' })),
         history: () => (scheduler.now() >= 80 ? entry : undefined),
       })
@@ -90,7 +90,7 @@ describe('the job’s REST side, in virtual time', () => {
         z: 'completed',
       })
       flush()
-      expect(calls.queue).toEqual([0, 0, 20, 60, 70, 80])
+      expect(calls.queue).toEqual([0, 10, 30, 70, 80])
     })
   })
 

@@ -216,6 +216,30 @@ describe('ComfyPod over a real socket', () => {
     ])
   })
 
+  it('asks GET /queue once for all the jobs that ask in the same tick', async () => {
+    simulator.pause()
+    const queued = pod()
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, async () => (await queued.queueWorkflow(withSteps(1))).promptId),
+    )
+    let queueReads = 0
+    const counting: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/queue') && init?.method === 'GET') queueReads++
+      return fetch(input, init)
+    }
+    const watcher = pod({ fetch: counting })
+    // Tracked prompts start with a REST round, all in this tick.
+    const jobs = ids.map((id) =>
+      lastValueFrom(watcher.track$(id, { socket: false, pollIntervalMs: 500 }).pipe(toArray())),
+    )
+    await until(() => queueReads > 0)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(queueReads).toBe(1)
+    simulator.resume()
+    const ends = (await Promise.all(jobs)).map((events) => events.at(-1)?.type)
+    expect(ends).toEqual(ids.map(() => 'completed'))
+  })
+
   it('cancels its own running prompt on abort, and another client’s prompt survives', async () => {
     simulator = await restartSlow()
     const mine = pod()

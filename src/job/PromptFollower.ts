@@ -194,17 +194,21 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
       this.context.route(promptId, this)
       if (this.closed) return
     }
-    this.catchingUp = this.run(
-      this.queuedEarlier
-        ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
-          this.round$().pipe(catchError(nonFatal))
-        : // The position is a courtesy: without it `queued` comes with the start.
-          this.queue$('websocket').pipe(catchError(() => EMPTY)),
-      () => (this.catchingUp = undefined),
-    )
-    if (this.closed) return
     if (this.connectionState !== undefined) this.follow(this.connectionState)
-    if (!this.closed) this.rearm()
+    if (this.closed) return
+    // Polling, once started, asks where the prompt stands first thing.
+    if (this.polling === undefined) {
+      this.catchingUp = this.run(
+        this.queuedEarlier
+          ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
+            this.round$().pipe(catchError(nonFatal))
+          : // The position is a courtesy: without it `queued` comes with the start.
+            this.queue$('websocket').pipe(catchError(() => EMPTY)),
+        () => (this.catchingUp = undefined),
+      )
+      if (this.closed) return
+    }
+    this.rearm()
   }
 
   /** After acceptance: polls while the pod has given up on the socket, catches up after each reopen. */

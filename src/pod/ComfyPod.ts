@@ -123,6 +123,8 @@ export class ComfyPod {
   private readonly reconnect$ = new Subject<void>()
   /** `POST /prompt`s under way, by the prompt id asked for. */
   private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
+  /** The `GET /queue` the jobs asking in this tick share. */
+  private sharedQueue: Promise<Queue> | undefined
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
 
@@ -359,7 +361,7 @@ export class ComfyPod {
   }
 
   private async queueState(promptId: string): Promise<QueueState> {
-    const { queue_running, queue_pending } = await this.getQueue()
+    const { queue_running, queue_pending } = await this.queueOfThisTick()
     const running = queue_running.find(([, id]) => id === promptId)
     if (running !== undefined) return { state: 'running', ...graphOf(running) }
     const pending = queue_pending.find(([, id]) => id === promptId)
@@ -367,6 +369,19 @@ export class ComfyPod {
     // `queue_pending` is a heap, not sorted (§5.4): the position counts the lower numbers.
     const position = queue_pending.filter(([number]) => number < pending[0]).length
     return { state: 'pending', position, ...graphOf(pending) }
+  }
+
+  /**
+   * One `GET /queue` for every job that asks in the same tick: a reconnect, or the pod giving up
+   * on its socket, sets all its jobs asking at once. Sent after the last of them asked, so that
+   * each gets a snapshot newer than its question (the lost-prompt check depends on it, §5.14).
+   */
+  private queueOfThisTick(): Promise<Queue> {
+    this.sharedQueue ??= Promise.resolve().then(() => {
+      this.sharedQueue = undefined
+      return this.getQueue()
+    })
+    return this.sharedQueue
   }
 
   private closedError(): ComfyConnectionError {

@@ -42,7 +42,8 @@ export interface ComfyPodOptions {
    */
   readonly reconnectDelayMs?: number
   /**
-   * Cap of the reconnect backoff.
+   * Cap of the reconnect backoff; also how long after the pod gave up on its socket it tries
+   * again, while jobs still follow their prompts (over REST meanwhile).
    * @default 30000
    */
   readonly maxReconnectDelayMs?: number
