@@ -80,7 +80,10 @@ describe('the job’s REST side, in virtual time', () => {
         messages$: hot('#', undefined, new Error('socket lost')),
         connection$: states(failed),
         // The first poll (there is no separate position query), two failed polls, then the rest.
-        queueState: (call) => (call === 2 || call === 3 ? serverError() : of({ state: 'running' })),
+        queueState: (call) =>
+          call === 2 || call === 3
+            ? serverError()
+            : of(scheduler.now() >= 80 ? { state: 'absent' } : { state: 'running' }),
         history: () => (scheduler.now() >= 80 ? entry : undefined),
       })
       expectObservable(events$).toBe('(qs) 76ms (fz|)', {
@@ -91,6 +94,8 @@ describe('the job’s REST side, in virtual time', () => {
       })
       flush()
       expect(calls.queue).toEqual([0, 10, 30, 70, 80])
+      // History only once the queue no longer lists the prompt.
+      expect(calls.history).toEqual([80])
     })
   })
 
@@ -111,7 +116,7 @@ describe('the job’s REST side, in virtual time', () => {
       })
       flush()
       expect(calls.reconnect).toEqual([51])
-      expect(calls.history).toEqual([51, 101])
+      expect(calls.history).toEqual([101])
     })
   })
 
@@ -142,7 +147,7 @@ describe('the job’s REST side, in virtual time', () => {
       const { events$, calls } = job(scheduler, {
         messages$: hot('-s', { s: msg('execution_start', { prompt_id: P }) }),
         connection$: states(open, hot('---r-o', { o: open, r: reconnecting })),
-        queueState: () => of({ state: 'running' }),
+        queueState: () => of(scheduler.now() >= 5 ? { state: 'absent' } : { state: 'running' }),
         history: () => (scheduler.now() >= 5 ? entry : undefined),
       })
       expectObservable(events$).toBe('(qs)-(fz|)', {

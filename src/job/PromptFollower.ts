@@ -383,55 +383,66 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   }
 
   /**
-   * The lost-prompt order of §5.14: the queue first, then history; a prompt found in neither is
-   * looked for once more, `pollIntervalMs` later, before it is declared lost.
+   * Where the prompt stands: `GET /queue` first; only a prompt no longer listed is looked for in
+   * history (§5.14: it moves from the queue to history atomically, so a listed prompt has none).
+   * A prompt found in neither is looked for once more, `pollIntervalMs` later, before it is
+   * declared lost (with `confirm`; polling rounds are that second look themselves).
    */
   private round$(confirm = true): Observable<JobInput> {
     const { pollIntervalMs } = this.settings
     return this.queue$('rest_polling').pipe(
       mergeMap((queued) =>
-        concat(
-          of(queued),
-          this.history$('rest_polling').pipe(
-            mergeMap((found) =>
-              confirm &&
-              queued.kind === 'queue' &&
-              queued.queue.state === 'absent' &&
-              found.kind === 'history' &&
-              found.entry === undefined
-                ? concat(
-                    of(found),
-                    timer(pollIntervalMs, this.context.scheduler).pipe(
-                      switchMap(() => this.round$(false)),
-                    ),
-                  )
-                : of(found),
+        queued.kind !== 'queue' || queued.queue.state !== 'absent'
+          ? of(queued)
+          : concat(
+              of(queued),
+              this.history$('rest_polling').pipe(
+                mergeMap((found) =>
+                  confirm && found.kind === 'history' && found.entry === undefined
+                    ? concat(
+                        of(found),
+                        timer(pollIntervalMs, this.context.scheduler).pipe(
+                          switchMap(() => this.round$(false)),
+                        ),
+                      )
+                    : of(found),
+                ),
+              ),
             ),
-          ),
-        ),
       ),
     )
   }
 
   /**
-   * REST rounds every `pollIntervalMs`, the first at once; after a failed round the interval
-   * doubles (up to 30 s) until the pod answers again.
+   * REST rounds, the first at once, then on the pod-wide grid of `pollIntervalMs` (so that the
+   * jobs of a pod poll in the same tick and share their `GET /queue`), at least `pollIntervalMs`
+   * after the start of the round before; after a failed round that wait doubles (up to 30 s)
+   * until the pod answers again.
    */
   private pollRounds$(): Observable<JobInput> {
     const { pollIntervalMs } = this.settings
+    const { scheduler } = this.context
     let failures = 0
-    return defer(() => this.round$(false)).pipe(
+    let startedAt = 0
+    return defer(() => {
+      startedAt = scheduler.now()
+      return this.round$(false)
+    }).pipe(
       tap({ complete: () => (failures = 0) }),
       catchError((error: unknown) => {
         failures++
         return nonFatal(error)
       }),
       repeat({
-        delay: () =>
-          timer(
-            Math.min(pollIntervalMs * 2 ** failures, MAX_POLL_INTERVAL_MS),
-            this.context.scheduler,
-          ),
+        delay: () => {
+          const wait = Math.min(pollIntervalMs * 2 ** failures, MAX_POLL_INTERVAL_MS)
+          const now = scheduler.now()
+          const next = Math.max(
+            onGrid(startedAt + wait, pollIntervalMs),
+            onGrid(now, pollIntervalMs),
+          )
+          return timer(next - now, scheduler)
+        },
       }),
     )
   }
@@ -490,6 +501,11 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private now(): number {
     return this.context.scheduler.now()
   }
+}
+
+/** The first multiple of `interval` at or after `time`. */
+function onGrid(time: number, interval: number): number {
+  return Math.ceil(time / interval) * interval
 }
 
 /** Swallows a REST failure that a later round may get past; rethrows what none will. */

@@ -19,8 +19,9 @@ export interface TrackPromptOptions {
    */
   readonly queueTimeoutMs?: number
   /**
-   * Interval of REST polling (`GET /queue`, then `GET /history/{id}`) while the socket is down;
-   * doubled after each failed poll, up to 30 s.
+   * Interval of REST polling while the socket is down: `GET /queue`, and `GET /history/{id}`
+   * once the queue no longer lists the prompt. Rounds fall on a grid of this interval, so that
+   * the jobs of a pod share one `GET /queue`; the wait doubles after each failed poll, up to 30 s.
    * @default 1000
    */
   readonly pollIntervalMs?: number

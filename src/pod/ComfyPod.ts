@@ -123,7 +123,7 @@ export class ComfyPod {
   private readonly reconnect$ = new Subject<void>()
   /** `POST /prompt`s under way, by the prompt id asked for. */
   private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
-  /** The `GET /queue` the jobs asking in this tick share. */
+  /** The `GET /queue` the jobs asking in this turn of the event loop share. */
   private sharedQueue: Promise<Queue> | undefined
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
@@ -361,7 +361,7 @@ export class ComfyPod {
   }
 
   private async queueState(promptId: string): Promise<QueueState> {
-    const { queue_running, queue_pending } = await this.queueOfThisTick()
+    const { queue_running, queue_pending } = await this.queueOfThisTurn()
     const running = queue_running.find(([, id]) => id === promptId)
     if (running !== undefined) return { state: 'running', ...graphOf(running) }
     const pending = queue_pending.find(([, id]) => id === promptId)
@@ -372,12 +372,13 @@ export class ComfyPod {
   }
 
   /**
-   * One `GET /queue` for every job that asks in the same tick: a reconnect, or the pod giving up
-   * on its socket, sets all its jobs asking at once. Sent after the last of them asked, so that
+   * One `GET /queue` for every job that asks in the same turn of the event loop: a reconnect, or
+   * the pod giving up on its socket, sets all its jobs asking at once, and polling jobs poll on a
+   * common grid. Sent once the turn's timers have all run, after the last of them asked, so that
    * each gets a snapshot newer than its question (the lost-prompt check depends on it, §5.14).
    */
-  private queueOfThisTick(): Promise<Queue> {
-    this.sharedQueue ??= Promise.resolve().then(() => {
+  private queueOfThisTurn(): Promise<Queue> {
+    this.sharedQueue ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       this.sharedQueue = undefined
       return this.getQueue()
     })
