@@ -16,7 +16,6 @@ import {
   type Section,
   settledHeap,
   tick,
-  until,
 } from './support/measure.js'
 
 // Issue 7, measurement 3: heap per idle tracked job (10,000 jobs on one pod) and per pod
@@ -33,11 +32,11 @@ const JOB_TARGET_BYTES = 2 * 1024
 const POD_TARGET_BYTES = 100 * 1024
 
 /**
- * A pod over a hand-driven socket whose REST answers at once: every job stays queued. A tracked
- * prompt asks `GET /queue` while it subscribes (synchronously): `listed.id` is the prompt the
- * answer lists as pending, with its graph.
+ * A pod over a hand-driven socket whose REST answers at once: every job stays queued. `listed`
+ * are the prompts `GET /queue` lists as pending, with their graph (tracked prompts learn it
+ * there).
  */
-function podOverFakeSocket(listed: { id?: string } = {}): {
+function podOverFakeSocket(listed: ReadonlySet<string>): {
   pod: ComfyPod
   requests: () => number
 } {
@@ -51,7 +50,7 @@ function podOverFakeSocket(listed: { id?: string } = {}): {
       return Response.json({ prompt_id, number: requests, node_errors: {} })
     }
     if (url.endsWith('/queue')) {
-      const pending = listed.id === undefined ? [] : [[requests, listed.id, WORKFLOW]]
+      const pending = [...listed].map((id, number) => [number, id, WORKFLOW])
       return Response.json({ queue_running: [], queue_pending: pending })
     }
     return Response.json({})
@@ -64,29 +63,36 @@ function podOverFakeSocket(listed: { id?: string } = {}): {
   return { pod, requests: () => requests }
 }
 
+/** Resolves once the pod has sent no request for a while: every job has had its answers. */
+async function quiet(requests: () => number): Promise<void> {
+  for (let calm = 0, seen = -1; calm < 3; await tick(20)) {
+    calm = requests() === seen ? calm + 1 : 0
+    seen = requests()
+  }
+}
+
 /** Heap per job of `count` jobs that have been posted and wait for their first message. */
 async function heapPerJob(
   count: number,
-  start: (pod: ComfyPod, listed: { id?: string }) => Subscription,
-  requestsPerJob: number,
+  start: (pod: ComfyPod, listed: Set<string>) => Subscription,
 ): Promise<{ perJob: number; residualPerJob: number }> {
-  const listed: { id?: string } = {}
+  const listed = new Set<string>()
   const { pod, requests } = podOverFakeSocket(listed)
   const job = (): Subscription => start(pod, listed)
   // Warm up: code compiled, lazy structures built, before the first reading.
   const warm = Array.from({ length: 200 }, job)
-  await until(() => requests() >= 200 * requestsPerJob, 'warm-up jobs posted')
+  await quiet(requests)
   for (const subscription of warm) subscription.unsubscribe()
+  listed.clear()
   const before = await settledHeap()
-  const base = requests()
   const subscriptions = Array.from({ length: count }, job)
-  await until(() => requests() - base >= count * requestsPerJob, 'jobs posted', 60_000)
-  await tick(10)
+  await quiet(requests)
   const during = await settledHeap()
   const ended = subscriptions.filter((subscription) => subscription.closed).length
   if (ended > 0) throw new Error(`${ended} of the idle jobs ended`)
   for (const subscription of subscriptions) subscription.unsubscribe()
   subscriptions.length = 0
+  listed.clear()
   const after = await settledHeap()
   pod.close()
   return { perJob: (during - before) / count, residualPerJob: (after - before) / count }
@@ -132,10 +138,10 @@ function liveObjects(): Map<string, HeapCount> {
 async function heapBreakdown(
   count: number,
 ): Promise<{ kind: string; count: number; bytes: number }[]> {
-  const { pod, requests } = podOverFakeSocket()
+  const { pod, requests } = podOverFakeSocket(new Set())
   const start = (): Subscription => pod.executeWorkflow$(WORKFLOW).subscribe()
   const warm = Array.from({ length: 100 }, start)
-  await until(() => requests() >= 200, 'warm-up jobs posted')
+  await quiet(requests)
   for (const subscription of warm) subscription.unsubscribe()
   await settledHeap()
   // Taking a snapshot leaves strings of its own behind: what one more snapshot adds with no job
@@ -143,9 +149,8 @@ async function heapBreakdown(
   const first = liveObjects()
   await settledHeap()
   const before = liveObjects()
-  const base = requests()
   const subscriptions = Array.from({ length: count }, start)
-  await until(() => requests() - base >= 2 * count, 'jobs posted')
+  await quiet(requests)
   await settledHeap()
   const after = liveObjects()
   for (const subscription of subscriptions) subscription.unsubscribe()
@@ -223,16 +228,15 @@ async function openPod(url: string): Promise<{ pod: ComfyPod; subscription: Subs
 export async function memory(): Promise<Section> {
   const executeJob = (pod: ComfyPod): Subscription =>
     pod.executeWorkflow$(WORKFLOW).subscribe({ next: (_: JobEvent) => undefined })
-  const trackJob = (pod: ComfyPod, listed: { id?: string }): Subscription => {
-    listed.id = randomUUID()
-    const subscription = pod.track$(listed.id).subscribe({ error: () => undefined })
-    delete listed.id
-    return subscription
+  const trackJob = (pod: ComfyPod, listed: Set<string>): Subscription => {
+    const promptId = randomUUID()
+    listed.add(promptId)
+    return pod.track$(promptId).subscribe({ error: () => undefined })
   }
 
   const bareJob = await heapPerBareJob(JOBS)
-  const executed = await heapPerJob(JOBS, executeJob, 2)
-  const tracked = await heapPerJob(JOBS, trackJob, 2)
+  const executed = await heapPerJob(JOBS, executeJob)
+  const tracked = await heapPerJob(JOBS, trackJob)
   const breakdown = await heapBreakdown(BREAKDOWN_JOBS)
 
   const simulators = new Child('support/simulators.ts', [String(SIMULATORS), '{}'])

@@ -328,7 +328,9 @@ function reduceQueue(state: JobState, queue: QueueState, at: number, source: Job
 /** A tracked prompt's graph, learnt from the queue: the expected nodes, less the cached ones. */
 function withGraph(state: JobState, queue: QueueState): JobState {
   if (state.graphKnown || queue.state === 'absent' || queue.workflow === undefined) return state
-  const expected = new Map(expectedNodes(queue.workflow))
+  const shared = expectedNodes(queue.workflow)
+  if (state.cachedNodes.length === 0) return revise(state, { graphKnown: true, expected: shared })
+  const expected = new Map(shared)
   for (const node of state.cachedNodes) expected.delete(node)
   return revise(state, { graphKnown: true, expected })
 }
