@@ -71,4 +71,17 @@ describe('AlarmClock', () => {
       expect(rang).toEqual(['again@10', 'b@20', 'again@20', 'again@30'])
     })
   })
+
+  it('rings an alarm further away than the longest Node timer at its time, not at once', () => {
+    const scheduler = testScheduler()
+    scheduler.run(() => {
+      const clock = new AlarmClock(scheduler)
+      const rang: string[] = []
+      const far = 40 * 24 * 3600 * 1000
+      clock.set(alarm('far', rang, scheduler), far)
+      expect(scheduler.actions[0]?.delay).toBe(2 ** 31 - 1)
+      scheduler.flush()
+      expect(rang).toEqual([`far@${far}`])
+    })
+  })
 })

@@ -1,5 +1,8 @@
 import type { SchedulerLike, Subscription } from 'rxjs'
 
+/** Node's longest timer (about 24.8 days); a longer one would fire at once. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1
+
 /** Something an `AlarmClock` wakes; the clock keeps its bookkeeping in the two fields. */
 export interface Alarm {
   /** Scheduler time it rings at; `Infinity` while not set. */
@@ -67,7 +70,8 @@ export class AlarmClock {
         this.timerAt = Number.POSITIVE_INFINITY
         this.ringDue()
       },
-      Math.max(0, at - this.scheduler.now()),
+      // An alarm further away wakes the clock early, and it sets its timer again.
+      Math.min(LONGEST_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     )
   }
 
