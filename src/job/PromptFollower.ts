@@ -1,21 +1,14 @@
 import {
   catchError,
-  concat,
-  defer,
   EMPTY,
   from,
-  map,
-  mergeMap,
   type Observable,
   type Observer,
   of,
-  repeat,
   type Subscriber,
   type Subscription,
-  switchMap,
   tap,
   throwError,
-  timer,
   type Unsubscribable,
 } from 'rxjs'
 import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
@@ -23,15 +16,13 @@ import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
 import { isFatalError } from '../errors/isFatalError.js'
 import type { ConnectionState } from '../pod/ConnectionState.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
-import type { JobMethod } from './ComfyUIJobResult.js'
 import type { FollowPlan, JobSettings } from './followPrompt.js'
 import type { Alarm } from './AlarmClock.js'
 import type { JobContext, PodListener } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { progressEvent } from './progressEvent.js'
 import { reduceJob, type JobInput, type JobState } from './reduceJob.js'
-
-const MAX_POLL_INTERVAL_MS = 30_000
+import { nonFatal, RestRounds } from './RestRounds.js'
 
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
 const NO_SOCKET: ConnectionState = {
@@ -133,18 +124,20 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     if (!this.closed && message.type === 'executing' && message.data.node === null) {
       this.stopListening()
       this.confirming = this.run(
-        this.history$('websocket').pipe(
-          catchError((error: unknown) =>
-            isFatalError(error)
-              ? throwError(() => error)
-              : of<JobInput>({
-                  kind: 'history',
-                  at: this.now(),
-                  source: 'websocket',
-                  entry: undefined,
-                }),
+        this.rest()
+          .history$('websocket')
+          .pipe(
+            catchError((error: unknown) =>
+              isFatalError(error)
+                ? throwError(() => error)
+                : of<JobInput>({
+                    kind: 'history',
+                    at: this.now(),
+                    source: 'websocket',
+                    entry: undefined,
+                  }),
+            ),
           ),
-        ),
       )
     }
   }
@@ -201,9 +194,11 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
       this.catchingUp = this.run(
         this.queuedEarlier
           ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
-            this.round$().pipe(catchError(nonFatal))
+            this.rest().round$().pipe(catchError(nonFatal))
           : // The position is a courtesy: without it `queued` comes with the start.
-            this.queue$('websocket').pipe(catchError(() => EMPTY)),
+            this.rest()
+              .queue$('websocket')
+              .pipe(catchError(() => EMPTY)),
         () => (this.catchingUp = undefined),
       )
       if (this.closed) return
@@ -211,13 +206,17 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     this.rearm()
   }
 
-  /** After acceptance: polls while the pod has given up on the socket, catches up after each reopen. */
+  /**
+   * After acceptance: polls while the pod has given up on the socket, and catches up after each
+   * reopen.
+   */
   private follow(state: ConnectionState): void {
     const down = state.state === 'failed' ? true : state.state === 'open' ? false : this.down
     if (down !== this.down) {
       this.down = down
       this.polling?.unsubscribe()
-      this.polling = down && this.settings.restFallback ? this.run(this.pollRounds$()) : undefined
+      this.polling =
+        down && this.settings.restFallback ? this.run(this.rest().pollRounds$()) : undefined
       if (this.closed) return
       this.rearm()
     }
@@ -228,7 +227,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     // Whatever happened while the socket was away, one REST round catches up with it.
     if (reopened && this.reconciling === undefined) {
       this.reconciling = this.run(
-        this.round$().pipe(catchError(nonFatal)),
+        this.rest().round$().pipe(catchError(nonFatal)),
         () => (this.reconciling = undefined),
       )
     }
@@ -298,7 +297,10 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     }, this.settings.progressThrottleMs)
   }
 
-  /** One alarm per job, on the pod's clock: the deadlines, and the watchdog's next look at the silence. */
+  /**
+   * One alarm per job, on the pod's clock: the deadlines, and the watchdog's next look at the
+   * silence.
+   */
   private rearm(): void {
     const due = Math.min(
       this.deadlineAt(),
@@ -337,19 +339,21 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private watch(): void {
     const { stallTimeoutMs } = this.settings
     this.watching = this.run(
-      this.round$().pipe(
-        tap((input) => {
-          const silentFor = this.now() - this.context.lastMessageAt()
-          if (
-            input.kind === 'queue' &&
-            input.queue.state === 'running' &&
-            silentFor >= stallTimeoutMs
-          ) {
-            this.context.reconnect()
-          }
-        }),
-        catchError(nonFatal),
-      ),
+      this.rest()
+        .round$()
+        .pipe(
+          tap((input) => {
+            const silentFor = this.now() - this.context.lastMessageAt()
+            if (
+              input.kind === 'queue' &&
+              input.queue.state === 'running' &&
+              silentFor >= stallTimeoutMs
+            ) {
+              this.context.reconnect()
+            }
+          }),
+          catchError(nonFatal),
+        ),
       () => (this.watching = undefined),
     )
   }
@@ -370,81 +374,9 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     return undefined
   }
 
-  private history$(source: JobMethod): Observable<JobInput> {
-    return defer(() => this.context.getHistory(this.promptId)).pipe(
-      map((entry): JobInput => ({ kind: 'history', at: this.now(), source, entry })),
-    )
-  }
-
-  private queue$(source: JobMethod): Observable<JobInput> {
-    return defer(() => this.context.queueState(this.promptId)).pipe(
-      map((queue): JobInput => ({ kind: 'queue', at: this.now(), source, queue })),
-    )
-  }
-
-  /**
-   * Where the prompt stands: `GET /queue` first; only a prompt no longer listed is looked for in
-   * history (§5.14: it moves from the queue to history atomically, so a listed prompt has none).
-   * A prompt found in neither is looked for once more, `pollIntervalMs` later, before it is
-   * declared lost (with `confirm`; polling rounds are that second look themselves).
-   */
-  private round$(confirm = true): Observable<JobInput> {
-    const { pollIntervalMs } = this.settings
-    return this.queue$('rest_polling').pipe(
-      mergeMap((queued) =>
-        queued.kind !== 'queue' || queued.queue.state !== 'absent'
-          ? of(queued)
-          : concat(
-              of(queued),
-              this.history$('rest_polling').pipe(
-                mergeMap((found) =>
-                  confirm && found.kind === 'history' && found.entry === undefined
-                    ? concat(
-                        of(found),
-                        timer(pollIntervalMs, this.context.scheduler).pipe(
-                          switchMap(() => this.round$(false)),
-                        ),
-                      )
-                    : of(found),
-                ),
-              ),
-            ),
-      ),
-    )
-  }
-
-  /**
-   * REST rounds, the first at once, then on the pod-wide grid of `pollIntervalMs` (so that the
-   * jobs of a pod poll in the same tick and share their `GET /queue`), at least `pollIntervalMs`
-   * after the start of the round before; after a failed round that wait doubles (up to 30 s)
-   * until the pod answers again.
-   */
-  private pollRounds$(): Observable<JobInput> {
-    const { pollIntervalMs } = this.settings
-    const { scheduler } = this.context
-    let failures = 0
-    let startedAt = 0
-    return defer(() => {
-      startedAt = scheduler.now()
-      return this.round$(false)
-    }).pipe(
-      tap({ complete: () => (failures = 0) }),
-      catchError((error: unknown) => {
-        failures++
-        return nonFatal(error)
-      }),
-      repeat({
-        delay: () => {
-          const wait = Math.min(pollIntervalMs * 2 ** failures, MAX_POLL_INTERVAL_MS)
-          const now = scheduler.now()
-          const next = Math.max(
-            onGrid(startedAt + wait, pollIntervalMs),
-            onGrid(now, pollIntervalMs),
-          )
-          return timer(next - now, scheduler)
-        },
-      }),
-    )
+  /** The REST side of the job, with the prompt's id as it is when a call starts. */
+  private rest(): RestRounds {
+    return new RestRounds(this.context, this.settings, () => this.promptId)
   }
 
   private abort(): void {
@@ -501,14 +433,4 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private now(): number {
     return this.context.scheduler.now()
   }
-}
-
-/** The first multiple of `interval` at or after `time`. */
-function onGrid(time: number, interval: number): number {
-  return Math.ceil(time / interval) * interval
-}
-
-/** Swallows a REST failure that a later round may get past; rethrows what none will. */
-function nonFatal(error: unknown): Observable<never> {
-  return isFatalError(error) ? throwError(() => error) : EMPTY
 }

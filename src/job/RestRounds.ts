@@ -1,0 +1,134 @@
+import {
+  catchError,
+  concat,
+  defer,
+  EMPTY,
+  map,
+  mergeMap,
+  type Observable,
+  of,
+  repeat,
+  switchMap,
+  tap,
+  throwError,
+  timer,
+} from 'rxjs'
+import { isFatalError } from '../errors/isFatalError.js'
+import type { JobMethod } from './ComfyUIJobResult.js'
+import type { JobSettings } from './followPrompt.js'
+import type { JobContext } from './JobContext.js'
+import type { JobInput } from './reduceJob.js'
+
+const MAX_POLL_INTERVAL_MS = 30_000
+
+/**
+ * A job's REST side, as Observables of reducer inputs: the pod's queue and history, a full round
+ * (§5.14) and polling rounds. Made when a REST activity starts, so an idle job holds none.
+ */
+export class RestRounds {
+  constructor(
+    private readonly context: JobContext,
+    private readonly settings: JobSettings,
+    /** The prompt's id when a call starts: the job's own until the pod answers with its. */
+    private readonly promptId: () => string,
+  ) {}
+
+  /** `GET /history/{id}`, as the reducer takes it. */
+  history$(source: JobMethod): Observable<JobInput> {
+    return defer(() => this.context.getHistory(this.promptId())).pipe(
+      map((entry): JobInput => ({
+        kind: 'history',
+        at: this.context.scheduler.now(),
+        source,
+        entry,
+      })),
+    )
+  }
+
+  /** Where `GET /queue` puts the prompt, as the reducer takes it. */
+  queue$(source: JobMethod): Observable<JobInput> {
+    return defer(() => this.context.queueState(this.promptId())).pipe(
+      map((queue): JobInput => ({
+        kind: 'queue',
+        at: this.context.scheduler.now(),
+        source,
+        queue,
+      })),
+    )
+  }
+
+  /**
+   * Where the prompt stands: `GET /queue` first; only a prompt no longer listed is looked for in
+   * history (§5.14: it moves from the queue to history atomically, so a listed prompt has none).
+   * A prompt found in neither is looked for once more, `pollIntervalMs` later, before it is
+   * declared lost (with `confirm`; polling rounds are that second look themselves).
+   */
+  round$(confirm = true): Observable<JobInput> {
+    const { pollIntervalMs } = this.settings
+    return this.queue$('rest_polling').pipe(
+      mergeMap((queued) =>
+        queued.kind !== 'queue' || queued.queue.state !== 'absent'
+          ? of(queued)
+          : concat(
+              of(queued),
+              this.history$('rest_polling').pipe(
+                mergeMap((found) =>
+                  confirm && found.kind === 'history' && found.entry === undefined
+                    ? concat(
+                        of(found),
+                        timer(pollIntervalMs, this.context.scheduler).pipe(
+                          switchMap(() => this.round$(false)),
+                        ),
+                      )
+                    : of(found),
+                ),
+              ),
+            ),
+      ),
+    )
+  }
+
+  /**
+   * REST rounds, the first at once, then on the pod-wide grid of `pollIntervalMs` (so that the
+   * jobs of a pod poll in the same tick and share their `GET /queue`), at least `pollIntervalMs`
+   * after the start of the round before; after a failed round that wait doubles (up to 30 s)
+   * until the pod answers again.
+   */
+  pollRounds$(): Observable<JobInput> {
+    const { pollIntervalMs } = this.settings
+    const { scheduler } = this.context
+    let failures = 0
+    let startedAt = 0
+    return defer(() => {
+      startedAt = scheduler.now()
+      return this.round$(false)
+    }).pipe(
+      tap({ complete: () => (failures = 0) }),
+      catchError((error: unknown) => {
+        failures++
+        return nonFatal(error)
+      }),
+      repeat({
+        delay: () => {
+          const wait = Math.min(pollIntervalMs * 2 ** failures, MAX_POLL_INTERVAL_MS)
+          const now = scheduler.now()
+          const next = Math.max(
+            onGrid(startedAt + wait, pollIntervalMs),
+            onGrid(now, pollIntervalMs),
+          )
+          return timer(next - now, scheduler)
+        },
+      }),
+    )
+  }
+}
+
+/** Swallows a REST failure that a later round may get past; rethrows what none will. */
+export function nonFatal(error: unknown): Observable<never> {
+  return isFatalError(error) ? throwError(() => error) : EMPTY
+}
+
+/** The first multiple of `interval` at or after `time`. */
+function onGrid(time: number, interval: number): number {
+  return Math.ceil(time / interval) * interval
+}
