@@ -99,6 +99,35 @@ describe('the job’s REST side, in virtual time', () => {
     })
   })
 
+  it('polls on the grid of pollIntervalMs, so that the jobs of a pod poll together', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot }) => {
+      const polls: string[] = []
+      const context = fakeJobContext(scheduler, {
+        messages$: hot('#', undefined, new Error('socket lost')),
+        connection$: states(failed),
+        queueState: (promptId) => (
+          polls.push(`${promptId}@${scheduler.now()}`),
+          of({ state: 'running' })
+        ),
+      })
+      const start = (promptId: string) =>
+        executeWorkflow(context, () => of({ promptId }), workflow, {
+          promptId,
+          pollIntervalMs: 10,
+        }).subscribe()
+      const jobs = [start('a')]
+      scheduler.schedule(() => jobs.push(start('b')), 3)
+      scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), 35)
+      scheduler.flush()
+      const times = (job: string) =>
+        polls.filter((poll) => poll.startsWith(`${job}@`)).map((poll) => Number(poll.slice(2)))
+      // b started 3 ms after a, and polls with it from its second round on.
+      expect(times('a')).toEqual([0, 10, 20, 30])
+      expect(times('b')).toEqual([3, 20, 30])
+    })
+  })
+
   it('checks over REST after stallTimeoutMs of silence and reopens a silent socket of a running prompt', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
     scheduler.run(({ hot, expectObservable, flush }) => {

@@ -39,6 +39,9 @@ import { MessageHub } from './MessageHub.js'
 import { podMessages$ } from './podMessages.js'
 import { redactUrl } from './redactUrl.js'
 
+/** How long a `GET /queue` waits for more jobs to ask before it is sent. */
+const QUEUE_READ_WINDOW_MS = 5
+
 /** Options of `pod.queueWorkflow(workflow, options)`. */
 export interface QueueWorkflowOptions {
   /**
@@ -123,7 +126,7 @@ export class ComfyPod {
   private readonly reconnect$ = new Subject<void>()
   /** `POST /prompt`s under way, by the prompt id asked for. */
   private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
-  /** The `GET /queue` the jobs asking in this turn of the event loop share. */
+  /** The `GET /queue` the jobs asking now share. */
   private sharedQueue: Promise<Queue> | undefined
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
@@ -361,7 +364,7 @@ export class ComfyPod {
   }
 
   private async queueState(promptId: string): Promise<QueueState> {
-    const { queue_running, queue_pending } = await this.queueOfThisTurn()
+    const { queue_running, queue_pending } = await this.sharedQueueRead()
     const running = queue_running.find(([, id]) => id === promptId)
     if (running !== undefined) return { state: 'running', ...graphOf(running) }
     const pending = queue_pending.find(([, id]) => id === promptId)
@@ -372,13 +375,15 @@ export class ComfyPod {
   }
 
   /**
-   * One `GET /queue` for every job that asks in the same turn of the event loop: a reconnect, or
-   * the pod giving up on its socket, sets all its jobs asking at once, and polling jobs poll on a
-   * common grid. Sent once the turn's timers have all run, after the last of them asked, so that
-   * each gets a snapshot newer than its question (the lost-prompt check depends on it, §5.14).
+   * One `GET /queue` for every job that asks within a few milliseconds: a reconnect, or the pod
+   * giving up on its socket, sets all its jobs asking at once, and polling jobs poll on a common
+   * grid. Sent after the last of them asked, so that each gets a snapshot newer than its question
+   * (the lost-prompt check depends on it, §5.14).
    */
-  private queueOfThisTurn(): Promise<Queue> {
-    this.sharedQueue ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+  private sharedQueueRead(): Promise<Queue> {
+    this.sharedQueue ??= new Promise<void>((resolve) =>
+      setTimeout(resolve, QUEUE_READ_WINDOW_MS),
+    ).then(() => {
       this.sharedQueue = undefined
       return this.getQueue()
     })
