@@ -1,4 +1,12 @@
-import { BehaviorSubject, EMPTY, map, type Observable, of, throwError } from 'rxjs'
+import {
+  BehaviorSubject,
+  EMPTY,
+  map,
+  type Observable,
+  of,
+  type Subscription,
+  throwError,
+} from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 import {
@@ -128,7 +136,7 @@ describe('the job’s REST side, in virtual time', () => {
     })
   })
 
-  it('checks over REST after stallTimeoutMs of silence and reopens a silent socket of a running prompt', () => {
+  it('checks over REST after stallTimeoutMs of silence, on a grid of a tenth of it, and reopens a silent socket of a running prompt', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { events$, calls } = job(scheduler, {
@@ -137,15 +145,42 @@ describe('the job’s REST side, in virtual time', () => {
         queueState: () => of(scheduler.now() >= 100 ? { state: 'absent' } : { state: 'running' }),
         history: () => (scheduler.now() >= 100 ? entry : undefined),
       })
-      expectObservable(events$).toBe('(qs) 97ms (fz|)', {
+      // Silent from 1: checked at 55 (51 on the grid of 5), and at 105.
+      expectObservable(events$).toBe('(qs) 101ms (fz|)', {
         q: 'queued',
         s: 'started',
         f: 'p100',
         z: 'completed',
       })
       flush()
-      expect(calls.reconnect).toEqual([51])
-      expect(calls.history).toEqual([101])
+      expect(calls.reconnect).toEqual([55])
+      expect(calls.history).toEqual([105])
+    })
+  })
+
+  it('lets the idle jobs of a pod look at their silence together', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    scheduler.run(({ hot }) => {
+      const looks: string[] = []
+      const context = fakeJobContext(scheduler, {
+        messages$: hot('-'),
+        queueState: (promptId) => (
+          looks.push(`${promptId}@${scheduler.now()}`),
+          of({ state: 'pending', position: 1 })
+        ),
+      })
+      const start = (promptId: string) =>
+        executeWorkflow(context, () => of({ promptId }), workflow, {
+          promptId,
+          stallTimeoutMs: 50,
+        }).subscribe()
+      const jobs: Subscription[] = []
+      scheduler.schedule(() => jobs.push(start('a')), 1)
+      scheduler.schedule(() => jobs.push(start('b')), 4)
+      scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), 60)
+      scheduler.flush()
+      // Silent from 1 and from 4: both look at 55, where a GET /queue can serve both.
+      expect(looks).toEqual(['a@1', 'b@4', 'a@55', 'b@55'])
     })
   })
 
@@ -160,13 +195,13 @@ describe('the job’s REST side, in virtual time', () => {
         history: () => undefined,
       })
       expectObservable(events$).toBe(
-        'q(s) 57ms #',
+        'q(s) 61ms #',
         { q: 'queued', s: 'started' },
         new ComfyPromptLostError(P),
       )
       flush()
-      expect(calls.queue).toEqual([0, 51, 61])
-      expect(calls.history).toEqual([51, 61])
+      expect(calls.queue).toEqual([0, 55, 65])
+      expect(calls.history).toEqual([55, 65])
     })
   })
 

@@ -22,7 +22,7 @@ import type { JobContext, PodListener } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { progressEvent } from './progressEvent.js'
 import { reduceJob, type JobInput, type JobState } from './reduceJob.js'
-import { nonFatal, RestRounds } from './RestRounds.js'
+import { nonFatal, onGrid, RestRounds } from './RestRounds.js'
 
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
 const NO_SOCKET: ConnectionState = {
@@ -305,9 +305,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     const due = Math.min(
       this.deadlineAt(),
       this.started ? Number.POSITIVE_INFINITY : this.queueDeadlineAt(),
-      this.accepted && !this.down
-        ? Math.max(this.lastHeardAt, this.lastAlarmAt) + this.settings.stallTimeoutMs
-        : Number.POSITIVE_INFINITY,
+      this.accepted && !this.down ? this.silenceCheckAt() : Number.POSITIVE_INFINITY,
     )
     if (due !== this.alarmAt) this.context.alarms.set(this, due)
   }
@@ -420,6 +418,19 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     ]) {
       subscription?.unsubscribe()
     }
+  }
+
+  /**
+   * When the watchdog looks next: `stallTimeoutMs` after the last word or look, rounded up to a
+   * tenth of it on the pod-wide grid, so that the idle jobs of a pod look together and share
+   * their `GET /queue`.
+   */
+  private silenceCheckAt(): number {
+    const { stallTimeoutMs } = this.settings
+    return onGrid(
+      Math.max(this.lastHeardAt, this.lastAlarmAt) + stallTimeoutMs,
+      stallTimeoutMs / 10,
+    )
   }
 
   private deadlineAt(): number {

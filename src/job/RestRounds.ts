@@ -128,7 +128,7 @@ export function nonFatal(error: unknown): Observable<never> {
   return isFatalError(error) ? throwError(() => error) : EMPTY
 }
 
-/** The first multiple of `interval` at or after `time`. */
-function onGrid(time: number, interval: number): number {
+/** The first multiple of `interval` at or after `time`: times on a grid shared by all jobs. */
+export function onGrid(time: number, interval: number): number {
   return Math.ceil(time / interval) * interval
 }

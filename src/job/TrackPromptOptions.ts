@@ -28,7 +28,8 @@ export interface TrackPromptOptions {
   /**
    * A job that hears nothing for this long checks the pod over REST; if its prompt is running
    * and the whole socket has been silent as long, the socket is reopened (silent de-registration,
-   * protocol §6). Keep it above your longest node without progress ticks.
+   * protocol §6). Checks fall on a grid of a tenth of it, so that the idle jobs of a pod check
+   * together. Keep it above your longest node without progress ticks.
    * @default 60000
    */
   readonly stallTimeoutMs?: number
