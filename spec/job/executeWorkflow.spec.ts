@@ -193,6 +193,23 @@ describe('executeWorkflow$', () => {
     })
   })
 
+  it('keeps its deadline with an infinite stallTimeoutMs and pollIntervalMs', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const messages$ = hot('-s------', { s: start })
+      const events$ = context(scheduler, { messages$ }).run(workflow, {
+        timeoutMs: 5,
+        stallTimeoutMs: Infinity,
+        pollIntervalMs: Infinity,
+      })
+      expectObservable(events$.pipe(map(summary))).toBe(
+        'qs---#',
+        { q: 'queued', s: 'started' },
+        new ComfyTimeoutError(P, 5),
+      )
+    })
+  })
+
   it('removes its route when unsubscribed before the end', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {

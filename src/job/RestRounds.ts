@@ -128,7 +128,10 @@ export function nonFatal(error: unknown): Observable<never> {
   return isFatalError(error) ? throwError(() => error) : EMPTY
 }
 
-/** The first multiple of `interval` at or after `time`: times on a grid shared by all jobs. */
+/**
+ * The first multiple of `interval` at or after `time`: times on a grid shared by all jobs. An
+ * infinite interval (an option set to `Infinity`) makes no grid.
+ */
 export function onGrid(time: number, interval: number): number {
-  return Math.ceil(time / interval) * interval
+  return Number.isFinite(interval) ? Math.ceil(time / interval) * interval : time
 }

@@ -39,7 +39,10 @@ export class MessageHub implements JobSocket {
     return this.router.size
   }
 
-  /** Scheduler time of the last message the socket brought while anyone listened, or -Infinity. */
+  /**
+   * Scheduler time of the last message the socket brought, or of the moment the hub started
+   * listening if none came since (frames before it were not seen here); -Infinity before that.
+   */
   lastMessageAt(): number {
     return this.lastFrameAt
   }
@@ -101,6 +104,7 @@ export class MessageHub implements JobSocket {
     if (this.socket !== undefined || this.retry !== undefined) return
     const socket = new Subscription()
     this.socket = socket
+    this.lastFrameAt = this.source.scheduler.now()
     socket.add(
       this.source.messages$.subscribe({
         next: (message) => {
