@@ -13,6 +13,7 @@ import {
   ComfyHttpError,
   ComfyPromptLostError,
   type ConnectionState,
+  type ExecuteWorkflowOptions,
   type JobEvent,
   type PodMessage,
 } from '../../src/index.js'
@@ -20,7 +21,7 @@ import { executeWorkflow } from '../../src/job/executeWorkflow.js'
 import type { QueueState } from '../../src/job/reduceJob.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
-import { fakeJobContext } from '../support/fakeJobContext.js'
+import { fakeJobContext, type FakePod } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const P = 'p1'
@@ -80,6 +81,43 @@ function job(scheduler: TestScheduler, effects: Effects, options = {}) {
   return { events$, calls }
 }
 
+/**
+ * Jobs `a` and `b` on one pod, started at `starts` and unsubscribed at `end`: the times each asked
+ * where its prompt stands.
+ */
+function twoJobs(
+  scheduler: TestScheduler,
+  setup: {
+    pod: Omit<FakePod, 'queueState'>
+    queue: QueueState
+    options: ExecuteWorkflowOptions
+    starts: [number, number]
+    end: number
+  },
+): { a: number[]; b: number[] } {
+  const reads = { a: [] as number[], b: [] as number[] }
+  const context = fakeJobContext(scheduler, {
+    ...setup.pod,
+    queueState: (promptId) => (reads[promptId as 'a' | 'b'].push(scheduler.now()), of(setup.queue)),
+  })
+  const jobs: Subscription[] = []
+  for (const [promptId, at] of [
+    ['a', setup.starts[0]],
+    ['b', setup.starts[1]],
+  ] as const) {
+    scheduler.schedule(() => {
+      const job$ = executeWorkflow(context, () => of({ promptId }), workflow, {
+        ...setup.options,
+        promptId,
+      })
+      jobs.push(job$.subscribe())
+    }, at)
+  }
+  scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), setup.end)
+  scheduler.flush()
+  return reads
+}
+
 describe('the job’s REST side, in virtual time', () => {
   it('polls every pollIntervalMs while the socket is down, doubling the wait after each failed poll', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
@@ -110,29 +148,18 @@ describe('the job’s REST side, in virtual time', () => {
   it('polls on the grid of pollIntervalMs, so that the jobs of a pod poll together', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
     scheduler.run(({ hot }) => {
-      const polls: string[] = []
-      const context = fakeJobContext(scheduler, {
-        messages$: hot('#', undefined, new Error('socket lost')),
-        connection$: states(failed),
-        queueState: (promptId) => (
-          polls.push(`${promptId}@${scheduler.now()}`),
-          of({ state: 'running' })
-        ),
+      const reads = twoJobs(scheduler, {
+        pod: {
+          messages$: hot('#', undefined, new Error('socket lost')),
+          connection$: states(failed),
+        },
+        queue: { state: 'running' },
+        options: { pollIntervalMs: 10 },
+        starts: [0, 3],
+        end: 35,
       })
-      const start = (promptId: string) =>
-        executeWorkflow(context, () => of({ promptId }), workflow, {
-          promptId,
-          pollIntervalMs: 10,
-        }).subscribe()
-      const jobs = [start('a')]
-      scheduler.schedule(() => jobs.push(start('b')), 3)
-      scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), 35)
-      scheduler.flush()
-      const times = (job: string) =>
-        polls.filter((poll) => poll.startsWith(`${job}@`)).map((poll) => Number(poll.slice(2)))
       // b started 3 ms after a, and polls with it from its second round on.
-      expect(times('a')).toEqual([0, 10, 20, 30])
-      expect(times('b')).toEqual([3, 20, 30])
+      expect(reads).toEqual({ a: [0, 10, 20, 30], b: [3, 20, 30] })
     })
   })
 
@@ -161,26 +188,15 @@ describe('the job’s REST side, in virtual time', () => {
   it('lets the idle jobs of a pod look at their silence together', () => {
     const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
     scheduler.run(({ hot }) => {
-      const looks: string[] = []
-      const context = fakeJobContext(scheduler, {
-        messages$: hot('-'),
-        queueState: (promptId) => (
-          looks.push(`${promptId}@${scheduler.now()}`),
-          of({ state: 'pending', position: 1 })
-        ),
+      const reads = twoJobs(scheduler, {
+        pod: { messages$: hot('-') },
+        queue: { state: 'pending', position: 1 },
+        options: { stallTimeoutMs: 50 },
+        starts: [1, 4],
+        end: 60,
       })
-      const start = (promptId: string) =>
-        executeWorkflow(context, () => of({ promptId }), workflow, {
-          promptId,
-          stallTimeoutMs: 50,
-        }).subscribe()
-      const jobs: Subscription[] = []
-      scheduler.schedule(() => jobs.push(start('a')), 1)
-      scheduler.schedule(() => jobs.push(start('b')), 4)
-      scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), 60)
-      scheduler.flush()
-      // Silent from 1 and from 4: both look at 55, where a GET /queue can serve both.
-      expect(looks).toEqual(['a@1', 'b@4', 'a@55', 'b@55'])
+      // Silent from 1 and from 4: both look at 55, where one GET /queue can serve both.
+      expect(reads).toEqual({ a: [1, 55], b: [4, 55] })
     })
   })
 
