@@ -1,4 +1,4 @@
-import { EMPTY, map, of } from 'rxjs'
+import { EMPTY, map, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 import {
@@ -190,6 +190,20 @@ describe('executeWorkflow$', () => {
         new ComfyTimeoutError(P, 5),
       )
       expectSubscriptions(messages$.subscriptions).toBe('^----!')
+    })
+  })
+
+  it('stops at once, leaving nothing, when its subscriber leaves in the middle of a step', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      // With no answer from GET /queue, execution_start makes two events: queued, then started.
+      const messages$ = hot('-s-n', { s: start, n: done })
+      const ctx = context(scheduler, { messages$, queueState: () => EMPTY })
+      expectObservable(ctx.run(workflow).pipe(take(1), map(summary))).toBe('-(q|)', {
+        q: 'queued',
+      })
+      scheduler.flush()
+      expect(ctx.held()).toEqual([0, 0, 0])
     })
   })
 
