@@ -56,7 +56,6 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private closed = false
   private listening = true
   private accepted = false
-  private started = false
   private connectionState: ConnectionState | undefined
   private down = false
   /** Whether the socket was open when last seen, since the prompt was accepted. */
@@ -262,8 +261,8 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
         return
       }
       case 'started':
-        this.started = true
         this.subscriber.next(event)
+        // The wait in the queue is over: its deadline goes.
         if (!this.closed) this.rearm()
         return
       default:
@@ -304,7 +303,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private rearm(): void {
     const due = Math.min(
       this.deadlineAt(),
-      this.started ? Number.POSITIVE_INFINITY : this.queueDeadlineAt(),
+      this.hasStarted() ? Number.POSITIVE_INFINITY : this.queueDeadlineAt(),
       this.accepted && !this.down ? this.silenceCheckAt() : Number.POSITIVE_INFINITY,
     )
     if (due !== this.alarmAt) this.context.alarms.set(this, due)
@@ -316,16 +315,11 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     if (now >= this.deadlineAt()) {
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.timeoutMs))
     }
-    if (!this.started && now >= this.queueDeadlineAt()) {
+    if (!this.hasStarted() && now >= this.queueDeadlineAt()) {
       this.cancel()
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.queueTimeoutMs, 'queue'))
     }
-    const { stallTimeoutMs } = this.settings
-    if (
-      this.accepted &&
-      !this.down &&
-      now - Math.max(this.lastHeardAt, this.lastAlarmAt) >= stallTimeoutMs
-    ) {
+    if (this.accepted && !this.down && now >= this.silenceCheckAt()) {
       this.lastAlarmAt = now
       if (this.watching === undefined) this.watch()
       if (this.closed) return
@@ -431,6 +425,10 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
       Math.max(this.lastHeardAt, this.lastAlarmAt) + stallTimeoutMs,
       stallTimeoutMs / 10,
     )
+  }
+
+  private hasStarted(): boolean {
+    return this.state.startedAt !== undefined
   }
 
   private deadlineAt(): number {

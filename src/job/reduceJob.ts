@@ -10,7 +10,8 @@ import type { JobMethod } from './ComfyUIJobResult.js'
 import { expectedNodes } from './expectedNodes.js'
 import { imagesOf, type ViewUrl } from './imagesOf.js'
 import type { JobEvent, JobProgress } from './JobEvent.js'
-import { measureProgress, round1, summarizeNodes, type NodeState } from './measureProgress.js'
+import { measureProgress, round1, type NodeState } from './measureProgress.js'
+import { progressEvent } from './progressEvent.js'
 import type { Workflow } from './Workflow.js'
 
 /**
@@ -425,19 +426,18 @@ function complete(
 ): JobStep {
   const nodes = finishAll(state)
   const { totalMax } = measureProgress(state.expected, nodes)
-  const final: JobProgress = {
-    type: 'progress',
-    promptId: state.promptId,
-    source,
+  const done = revise(state, {
+    phase: 'done',
+    nodes,
     progress: 100,
-    nodes: summarizeNodes(state.expected, nodes),
     totalValue: totalMax,
     totalMax,
-    ...(state.currentNode === undefined ? {} : { currentNode: state.currentNode }),
-    estimatedTimeRemaining: 0,
-  }
+    progressAt: at,
+    progressSource: source,
+  })
+  const final: JobProgress = { ...progressEvent(done), estimatedTimeRemaining: 0 }
   return {
-    state: revise(state, { phase: 'done', progress: 100 }),
+    state: done,
     events: [
       ...events,
       final,

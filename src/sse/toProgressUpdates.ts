@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs'
+import { catchError, defer, filter, map, of, takeWhile, type OperatorFunction } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
 import { isFinal, LatestUpdate } from './LatestUpdate.js'
 import type { ProgressUpdate } from './ProgressUpdate.js'
@@ -38,20 +38,13 @@ export function progressUpdates(
   resolved: ResolvedProgressUpdateOptions,
 ): OperatorFunction<JobEvent | ProgressUpdate, ProgressUpdate> {
   return (source) =>
-    new Observable((subscriber) => {
+    defer(() => {
       const latest = new LatestUpdate(resolved)
-      const emit = (update: ProgressUpdate | undefined): void => {
-        if (update === undefined) return
-        subscriber.next(update)
-        if (isFinal(update)) subscriber.complete()
-      }
-      return source.subscribe({
-        next: (input) => emit(latest.next(input)),
-        error: (error: unknown) => {
-          emit(latest.error(error))
-          subscriber.complete()
-        },
-        complete: () => subscriber.complete(),
-      })
+      return source.pipe(
+        map((input) => latest.next(input)),
+        catchError((error: unknown) => of(latest.error(error))),
+        filter((update): update is ProgressUpdate => update !== undefined),
+        takeWhile((update) => !isFinal(update), true),
+      )
     })
 }
