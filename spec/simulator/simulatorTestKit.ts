@@ -1,7 +1,9 @@
 import { readTrace as readSharedTrace, type TraceName } from '../support/traces.js'
+import { afterEach } from 'vitest'
 import { WebSocket } from 'ws'
 import type { RawData } from 'ws'
-import type { ComfySimulator } from '../../src/simulator/index.js'
+import { startComfySimulator } from '../../src/simulator/index.js'
+import type { ComfySimulator, ComfySimulatorOptions } from '../../src/simulator/index.js'
 
 // Raw `ws` clients and fetch against the simulator; nothing from the library's own client code.
 
@@ -173,6 +175,81 @@ export async function queuePrompt(
   if (res.status !== 200)
     throw new Error(`POST /prompt answered ${res.status}: ${JSON.stringify(res.body)}`)
   return (res.body as { prompt_id: string }).prompt_id
+}
+
+/** ComfyUI's default text-to-image graph. */
+export function txt2img(steps = 3, seed = 1): Record<string, unknown> {
+  return {
+    '3': {
+      class_type: 'KSampler',
+      inputs: {
+        seed,
+        steps,
+        cfg: 8,
+        sampler_name: 'euler',
+        scheduler: 'normal',
+        denoise: 1,
+        model: ['4', 0],
+        positive: ['6', 0],
+        negative: ['7', 0],
+        latent_image: ['5', 0],
+      },
+    },
+    '4': {
+      class_type: 'CheckpointLoaderSimple',
+      inputs: { ckpt_name: 'v1-5-pruned-emaonly.safetensors' },
+    },
+    '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 } },
+    '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] } },
+    '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] } },
+    '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
+    '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] } },
+  }
+}
+
+/** A two-node graph that runs in a few milliseconds. */
+export function tiny(prefix = 'tiny', color = 0): Record<string, unknown> {
+  return {
+    '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color } },
+    '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
+  }
+}
+
+/**
+ * Simulators and sockets for the tests of one spec file: `start` and `connect` open them,
+ * `track` adopts a socket opened otherwise, and all are closed after each test.
+ */
+export function useSimulators() {
+  const sims: ComfySimulator[] = []
+  const sockets: TestSocket[] = []
+  afterEach(async () => {
+    await Promise.all(sockets.splice(0).map((s) => s.close()))
+    await Promise.all(sims.splice(0).map((s) => s.close()))
+  })
+  const track = (socket: TestSocket) => {
+    sockets.push(socket)
+    return socket
+  }
+  return {
+    track,
+    async start(options: ComfySimulatorOptions = {}): Promise<ComfySimulator> {
+      const sim = await startComfySimulator(options)
+      sims.push(sim)
+      return sim
+    },
+    async connect(
+      sim: ComfySimulator,
+      clientId?: string,
+      flags?: Record<string, unknown>,
+    ): Promise<TestSocket> {
+      return track(
+        await openSocket(sim.wsUrl, {
+          ...(clientId === undefined ? {} : { clientId }),
+          ...(flags === undefined ? {} : { featureFlags: flags }),
+        }),
+      )
+    },
+  }
 }
 
 /** One line of a recorded trace. */

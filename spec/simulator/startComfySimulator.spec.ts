@@ -1,72 +1,21 @@
 import { once } from 'node:events'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { SimulatedNodeError, startComfySimulator } from '../../src/simulator/index.js'
-import type { ComfySimulator, ComfySimulatorOptions } from '../../src/simulator/index.js'
-import { expectConnectFailure, openSocket, queuePrompt, request } from './simulatorTestKit.js'
-import type { Frame, Message, TestSocket } from './simulatorTestKit.js'
+import type { ComfySimulator } from '../../src/simulator/index.js'
+import {
+  expectConnectFailure,
+  openSocket,
+  queuePrompt,
+  request,
+  tiny,
+  txt2img,
+  useSimulators,
+} from './simulatorTestKit.js'
+import type { Frame, Message } from './simulatorTestKit.js'
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
-/** ComfyUI's default text-to-image graph. */
-function txt2img(steps = 3, seed = 1): Record<string, unknown> {
-  return {
-    '3': {
-      class_type: 'KSampler',
-      inputs: {
-        seed,
-        steps,
-        cfg: 8,
-        sampler_name: 'euler',
-        scheduler: 'normal',
-        denoise: 1,
-        model: ['4', 0],
-        positive: ['6', 0],
-        negative: ['7', 0],
-        latent_image: ['5', 0],
-      },
-    },
-    '4': {
-      class_type: 'CheckpointLoaderSimple',
-      inputs: { ckpt_name: 'v1-5-pruned-emaonly.safetensors' },
-    },
-    '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 } },
-    '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] } },
-    '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] } },
-    '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
-    '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] } },
-  }
-}
-
-/** A two-node graph that runs in a few milliseconds. */
-function tiny(prefix = 'tiny', color = 0): Record<string, unknown> {
-  return {
-    '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color } },
-    '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: prefix } },
-  }
-}
-
-const sims: ComfySimulator[] = []
-const sockets: TestSocket[] = []
-
-async function start(options: ComfySimulatorOptions = {}): Promise<ComfySimulator> {
-  const sim = await startComfySimulator(options)
-  sims.push(sim)
-  return sim
-}
-
-async function connect(sim: ComfySimulator, clientId?: string, flags?: Record<string, unknown>) {
-  const socket = await openSocket(sim.wsUrl, {
-    ...(clientId === undefined ? {} : { clientId }),
-    ...(flags === undefined ? {} : { featureFlags: flags }),
-  })
-  sockets.push(socket)
-  return socket
-}
-
-afterEach(async () => {
-  await Promise.all(sockets.splice(0).map((s) => s.close()))
-  await Promise.all(sims.splice(0).map((s) => s.close()))
-})
+const { start, connect, track } = useSimulators()
 
 const types = (messages: readonly Message[]) => messages.map((m) => m.type)
 const isProgress = (promptId: string) => (m: Message) =>
@@ -403,11 +352,107 @@ describe('startComfySimulator', () => {
 
     it('serves the socket at /api/ws too', async () => {
       const sim = await start()
-      const socket = await openSocket(`${sim.url.replace('http', 'ws')}/api/ws`, {
-        clientId: 'api',
-      })
-      sockets.push(socket)
+      const socket = track(
+        await openSocket(`${sim.url.replace('http', 'ws')}/api/ws`, { clientId: 'api' }),
+      )
       expect(socket.messages[0]?.data['sid']).toBe('api')
+    })
+
+    it("answers a client's ping with a pong (aiohttp's autoping), for a keepalive", async () => {
+      const sim = await start()
+      const socket = await connect(sim, 'ping')
+      const pong = once(socket.ws, 'pong')
+      socket.ws.ping(Buffer.from('are you there'))
+      const [data] = (await pong) as [Buffer]
+      expect(data.toString()).toBe('are you there')
+    })
+  })
+
+  describe.each(['0.3.64', '0.33'] as const)('IS_CHANGED on %s', (version) => {
+    /** The prompt's execution_cached nodes and the nodes it executed, prompt after prompt. */
+    async function runs(sim: ComfySimulator, prompts: readonly Record<string, unknown>[]) {
+      const socket = await connect(sim, 'c')
+      const out: { cached: unknown; executed: unknown[] }[] = []
+      for (const prompt of prompts) {
+        const from = socket.messages.length
+        await socket.done(await queuePrompt(sim, { prompt, client_id: 'c' }))
+        const run = socket.messages.slice(from)
+        out.push({
+          cached: run.find((m) => m.type === 'execution_cached')?.data['nodes'],
+          executed: run
+            .filter((m) => m.type === 'executing' && m.data['node'] !== null)
+            .map((m) => m.data['node']),
+        })
+      }
+      return out
+    }
+
+    /** An image from node type `source`, inverted, then saved. */
+    const chain = (source: string) => ({
+      '1': { class_type: source, inputs: { tag: 'x' } },
+      '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'chain' } },
+    })
+    const source = (isChanged: () => unknown) => ({
+      input: { required: { tag: ['STRING', {}] as const } },
+      output: ['IMAGE'],
+      isChanged,
+      execute: () => ({
+        outputs: [{ type: 'IMAGE', width: 8, height: 8, batchSize: 1, color: 0 }],
+      }),
+    })
+
+    it('runs SaveImageWebsocket again for an identical prompt (its IS_CHANGED is the time)', async () => {
+      const sim = await start({ version })
+      const prompt = {
+        '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+        '2': { class_type: 'SaveImageWebsocket', inputs: { images: ['1', 0] } },
+      }
+      expect(await runs(sim, [prompt, prompt])).toEqual([
+        { cached: [], executed: ['1', '2'] },
+        { cached: ['1'], executed: ['2'] },
+      ])
+    })
+
+    it('never serves a node whose isChanged is NaN from cache, nor anything downstream of it', async () => {
+      const sim = await start({ version, nodeTypes: { Clock: source(() => Number.NaN) } })
+      expect(await runs(sim, [chain('Clock'), chain('Clock')])).toEqual([
+        { cached: [], executed: ['1', '2', '3'] },
+        { cached: [], executed: ['1', '2', '3'] },
+      ])
+    })
+
+    it('counts an isChanged that throws as changed, as ComfyUI does', async () => {
+      const sim = await start({
+        version,
+        nodeTypes: {
+          Flaky: source(() => {
+            throw new Error('no file')
+          }),
+        },
+      })
+      const [, second] = await runs(sim, [chain('Flaky'), chain('Flaky')])
+      expect(second).toEqual({ cached: [], executed: ['1', '2', '3'] })
+    })
+
+    it('serves a node from cache while its isChanged value stays the same, once per prompt', async () => {
+      let value = 'a'
+      let calls = 0
+      const sim = await start({
+        version,
+        nodeTypes: {
+          File: source(() => {
+            calls++
+            return value
+          }),
+        },
+      })
+      const [, same] = await runs(sim, [chain('File'), chain('File')])
+      expect(same).toEqual({ cached: ['1', '2', '3'], executed: [] })
+      expect(calls).toBe(2)
+      value = 'b'
+      const [changed] = await runs(sim, [chain('File')])
+      expect(changed).toEqual({ cached: [], executed: ['1', '2', '3'] })
     })
   })
 

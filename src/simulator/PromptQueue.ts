@@ -27,7 +27,11 @@ export interface HistoryEntry {
 }
 
 const MAXIMUM_HISTORY_SIZE = 10000
-const SENSITIVE_EXTRA_DATA_KEYS = ['auth_token_comfy_org', 'api_key_comfy_org']
+/** The `extra_data` keys ComfyUI keeps out of history (and, since v0.3.68, out of `/queue`). */
+export const SENSITIVE_EXTRA_DATA_KEYS: readonly string[] = [
+  'auth_token_comfy_org',
+  'api_key_comfy_org',
+]
 
 // Python compares queue tuples element-wise: number first, then prompt id.
 const before = (a: QueueItem, b: QueueItem) =>
@@ -124,6 +128,11 @@ export class PromptQueue {
 
   historyEntry(promptId: string): HistoryEntry | undefined {
     return this.history.get(promptId)
+  }
+
+  /** The whole history, oldest first. */
+  get historyEntries(): ReadonlyMap<string, HistoryEntry> {
+    return this.history
   }
 
   /** GET /history: oldest first; `maxItems` alone gives the newest N; `offset` skips. */

@@ -195,11 +195,20 @@ export interface SimulatedNodeType {
    */
   readonly validateInputs?: Readonly<Record<string, (value: unknown) => boolean | string>>
   /**
-   * Like ComfyUI's `IS_CHANGED`: its result joins the cache signature, so a different value
-   * makes the node run again.
+   * Like ComfyUI's `IS_CHANGED`, called once per prompt with the node's widget values: its result
+   * joins the cache signature, so a different value makes the node run again. `NaN`, which equals
+   * nothing (as Python's `float('nan')`), makes it run every time; so does a throw, as in ComfyUI.
    * @default undefined
    */
   readonly isChanged?: (inputs: Readonly<Record<string, unknown>>) => unknown
+  /**
+   * Like ComfyUI's `has_intermediate_output` (crop, painter, GLSL nodes; since v0.19.0): when the
+   * node is served from cache, its cached UI is sent again as `executed`, with no `executing`,
+   * after every other node and just before `execution_success`. `/object_info` shows it as
+   * `has_intermediate_output`. Ignored by a simulator of version `'0.3.64'`.
+   * @default false
+   */
+  readonly hasIntermediateOutput?: boolean
   /**
    * Computes the node's outputs and UI dict once its progress steps (or duration) are done.
    * Throwing makes the node fail with `execution_error`; throw a `SimulatedNodeError` to choose

@@ -8,11 +8,13 @@ import type {
 import type { FileStore } from './FileStore.js'
 import { PromptQueue } from './PromptQueue.js'
 import type { QueueItem } from './PromptQueue.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import type { SimulatedNodeType } from './SimulatedNodeType.js'
 import type { SocketHub } from './SocketHub.js'
 
 /** What a runtime needs from the simulator around it. */
 export interface RuntimeDeps {
+  readonly version: SimulatedComfyVersion
   readonly hub: SocketHub
   readonly files: FileStore
   readonly nodeTypes: ReadonlyMap<string, SimulatedNodeType>
@@ -76,6 +78,16 @@ export class SimulatorRuntime {
     this.wake()
   }
 
+  /**
+   * Interrupts the running prompt only if it is `promptId`, and says whether it did: ComfyUI's
+   * PromptQueue.interrupt_if_running, atomic here because nothing runs in between.
+   */
+  interruptIfRunning(promptId: unknown): boolean {
+    if (this.queue.current === undefined || this.queue.current.promptId !== promptId) return false
+    this.interrupt.requested = true
+    return true
+  }
+
   /** POST /free {free_memory}: drops the execution cache, so the next prompt runs every node. */
   freeMemory(): void {
     this.cache.outputs.clear()
@@ -131,6 +143,7 @@ export class SimulatorRuntime {
 
   private async run(): Promise<void> {
     const env: ExecutionEnv = {
+      version: this.deps.version,
       hub: this.deps.hub,
       nodeTypes: this.deps.nodeTypes,
       files: this.deps.files,

@@ -1,6 +1,7 @@
 import { encodePng, pngSize } from './encodePng.js'
 import type { FileStore } from './FileStore.js'
 import { pyFrame, pyRepr, pyStr } from './python.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import { SimulatedNodeError } from './SimulatedNodeError.js'
 import type {
   SimulatedImage,
@@ -11,7 +12,7 @@ import type {
 
 // The node types a stock ComfyUI 0.3.64 has that the fixtures and a txt2img workflow use, with
 // their real INPUT_TYPES (so /object_info and validation answer like the real server) and a
-// cheap imitation of what they compute.
+// cheap imitation of what they compute; plus, for 0.33, one node with an intermediate output.
 
 /** Model files the loader nodes list (their combo inputs); the simulator's `models` option. */
 export interface SimulatedModels {
@@ -275,6 +276,15 @@ function previewText(value: unknown): string {
 
 const TEMP_LETTERS = 'abcdefghijklmnopqrstupvxyz' // sic: ComfyUI's own alphabet
 
+// What preview images are saved as: `ComfyUI_temp_` and five random letters.
+function tempPrefix(): string {
+  let suffix = ''
+  for (let i = 0; i < 5; i++) {
+    suffix += TEMP_LETTERS[Math.floor(Math.random() * TEMP_LETTERS.length)] ?? 'a'
+  }
+  return `ComfyUI_temp_${suffix}`
+}
+
 function annotatedInput(name: string): { subfolder: string; filename: string } {
   const bare = name.replace(/ \[(input|output|temp)\]$/, '')
   const slash = bare.lastIndexOf('/')
@@ -293,21 +303,60 @@ function pngText(extra: { prompt: unknown; extraPngInfo: unknown }) {
 }
 
 /**
- * The built-in node catalogue. `hidden` gives SaveImage the prompt and extra_pnginfo it embeds in
- * its PNGs, as ComfyUI's hidden inputs do.
+ * The built-in node catalogue of a ComfyUI version. `hidden` gives SaveImage the prompt and
+ * extra_pnginfo it embeds in its PNGs, as ComfyUI's hidden inputs do.
  */
 export function builtinNodeTypes(
   models: SimulatedModels,
   files: FileStore,
   hidden: (context: SimulatedNodeContext) => { prompt: unknown; extraPngInfo: unknown },
+  version: SimulatedComfyVersion,
 ): Record<string, SimulatedNodeType> {
-  const saveImages = (context: SimulatedNodeContext, type: 'output' | 'temp', prefix: string) => {
-    const images = asImage(context.inputs['images'])
-    return {
-      ui: {
-        images: files.saveImages(images, type, prefix, pngText(hidden(context))),
+  const saveImages = (
+    context: SimulatedNodeContext,
+    images: SimulatedImage,
+    type: 'output' | 'temp',
+    prefix: string,
+  ) => files.saveImages(images, type, prefix, pngText(hidden(context)))
+
+  // comfy_extras/nodes_images.py ImageCropV2 (a V3 node, its inputs as add_to_dict_v1 lists
+  // them): a built-in with has_intermediate_output; its UI is a preview of the crop.
+  const imageCropV2: SimulatedNodeType = {
+    input: {
+      required: {
+        image: ['IMAGE', {}],
+        crop_region: [
+          'BOUNDING_BOX',
+          {
+            default: { x: 0, y: 0, width: 512, height: 512 },
+            socketless: true,
+            component: 'ImageCrop',
+          },
+        ],
       },
-    }
+    },
+    output: ['IMAGE'],
+    displayName: 'Crop Image',
+    description: 'Crop an image to the specified dimensions.',
+    category: 'image/transform',
+    pythonModule: 'comfy_extras.nodes_images',
+    hasIntermediateOutput: true,
+    execute: (context) => {
+      const image = asImage(context.inputs['image'])
+      const region = (context.inputs['crop_region'] ?? {}) as Record<string, unknown>
+      // Tensor slicing: the origin stays inside the image, the size is cut at its edges.
+      const x = Math.max(0, Math.min(num(region['x'], 0), image.width - 1))
+      const y = Math.max(0, Math.min(num(region['y'], 0), image.height - 1))
+      const cropped: SimulatedImage = {
+        ...image,
+        width: Math.max(1, Math.min(num(region['width'], 512), image.width - x)),
+        height: Math.max(1, Math.min(num(region['height'], 512), image.height - y)),
+      }
+      return {
+        outputs: [cropped],
+        ui: { images: saveImages(context, cropped, 'temp', tempPrefix()), animated: [false] },
+      }
+    },
   }
 
   return {
@@ -563,7 +612,16 @@ export function builtinNodeTypes(
       description: SAVE_IMAGE_DESCRIPTION,
       category: 'image',
       pythonModule: 'nodes',
-      execute: (context) => saveImages(context, 'output', pyStr(context.inputs['filename_prefix'])),
+      execute: (context) => ({
+        ui: {
+          images: saveImages(
+            context,
+            asImage(context.inputs['images']),
+            'output',
+            pyStr(context.inputs['filename_prefix']),
+          ),
+        },
+      }),
     },
     PreviewImage: {
       input: {
@@ -576,13 +634,11 @@ export function builtinNodeTypes(
       description: SAVE_IMAGE_DESCRIPTION,
       category: 'image',
       pythonModule: 'nodes',
-      execute: (context) => {
-        let suffix = ''
-        for (let i = 0; i < 5; i++) {
-          suffix += TEMP_LETTERS[Math.floor(Math.random() * TEMP_LETTERS.length)] ?? 'a'
-        }
-        return saveImages(context, 'temp', `ComfyUI_temp_${suffix}`)
-      },
+      execute: (context) => ({
+        ui: {
+          images: saveImages(context, asImage(context.inputs['images']), 'temp', tempPrefix()),
+        },
+      }),
     },
     EmptyImage: {
       input: {
@@ -758,6 +814,9 @@ export function builtinNodeTypes(
       outputNode: true,
       category: 'api node/image',
       pythonModule: 'custom_nodes.websocket_image_save',
+      // IS_CHANGED returns time.time(), new on every run, so the node is never served from cache;
+      // NaN says the same without depending on the resolution of a clock.
+      isChanged: () => Number.NaN,
       // The real node sends each image through the progress hook (value 0-based) and returns no
       // UI, so it gets no `executed`.
       execute: (context) => {
@@ -770,5 +829,6 @@ export function builtinNodeTypes(
         return {}
       },
     },
+    ...(version === '0.33' ? { ImageCropV2: imageCropV2 } : {}),
   }
 }

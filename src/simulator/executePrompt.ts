@@ -5,6 +5,7 @@ import type { FileStore } from './FileStore.js'
 import { nodeSignatures } from './nodeSignature.js'
 import type { HistoryEntry, QueueItem } from './PromptQueue.js'
 import { PyException, pyFrame, pyRepr } from './python.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import { SimulatedNodeError } from './SimulatedNodeError.js'
 import type {
   SimulatedNodeContext,
@@ -38,6 +39,7 @@ export interface ExecutionCache {
 
 /** Everything executing a prompt touches. */
 export interface ExecutionEnv {
+  readonly version: SimulatedComfyVersion
   readonly hub: SocketHub
   readonly nodeTypes: ReadonlyMap<string, SimulatedNodeType>
   readonly files: FileStore
@@ -118,6 +120,14 @@ function describeError(error: unknown, pythonModule: string) {
   }
 }
 
+// latent_preview.set_preview_method (v0.5.0): a prompt's extra_data.preview_method overrides the
+// server's --preview-method for that prompt; 'default', an unknown name or none keeps it.
+function previewsFor(method: unknown, serverDefault: boolean): boolean {
+  if (method === 'none') return false
+  if (method === 'auto' || method === 'latent2rgb' || method === 'taesd') return true
+  return serverDefault
+}
+
 const u32 = (n: number) => {
   const b = Buffer.alloc(4)
   b.writeUInt32BE(n, 0)
@@ -139,6 +149,8 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
         : `\u0000${JSON.stringify(rawClientId)}`
   env.interrupt.requested = false
   env.current.clientId = clientId
+  const previews =
+    env.version === '0.33' ? previewsFor(extraData['preview_method'], env.previews) : env.previews
 
   const messages: [string, unknown][] = []
   const addMessage = (event: string, data: Record<string, unknown>, broadcast: boolean) => {
@@ -158,12 +170,22 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
     }
     return resolved
   }
-  // IS_CHANGED runs before anything executes, so it sees widget values only.
-  const signatures = nodeSignatures(prompt, (id) => {
+  // IsChangedCache: IS_CHANGED runs once per node before anything executes, so it sees widget
+  // values only; an exception counts as NaN (run every time).
+  const changedValues = new Map<string, unknown>()
+  const changedValue = (id: string) => {
     const isChanged = nodeType(id).isChanged
     if (isChanged === undefined) return null
     const widgets = Object.entries(prompt[id]?.inputs ?? {}).filter(([, v]) => !isLink(v))
-    return isChanged(Object.fromEntries(widgets))
+    try {
+      return isChanged(Object.fromEntries(widgets))
+    } catch {
+      return Number.NaN
+    }
+  }
+  const signatures = nodeSignatures(prompt, (id) => {
+    if (!changedValues.has(id)) changedValues.set(id, changedValue(id))
+    return changedValues.get(id)
   })
   const sig = (id: string) => signatures.get(id) ?? `missing:${id}`
   // set_prompt: the cache keeps only what this prompt's nodes could use.
@@ -219,23 +241,28 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
     sendProgressState()
   }
 
+  // ui_node_outputs: the UI of what ran or was re-sent from cache in this prompt, which is what
+  // history holds after 0.3.64 (0.3.64 took every node of the prompt with a cached UI).
+  const uiOutputs = new Map<string, { readonly output: unknown; readonly meta: unknown }>()
+
+  // _send_cached_ui: a cached node's UI again, with no `executing`; `output` is null without one.
+  const sendCachedUi = (nodeId: string) => {
+    const ui = cache.ui.get(sig(nodeId))
+    if (ui !== undefined) uiOutputs.set(nodeId, ui)
+    if (clientId === null) return
+    hub.sendJson(
+      'executed',
+      { node: nodeId, display_node: nodeId, output: ui?.output ?? null, prompt_id: promptId },
+      clientId,
+    )
+  }
+
   const executeNode = async (nodeId: string): Promise<NodeResult> => {
     const classType = String(prompt[nodeId]?.class_type)
     const type = nodeType(nodeId)
     if (isCached(nodeId)) {
-      // Only cached output nodes get here: they re-send their cached UI, with no `executing`.
-      if (clientId !== null) {
-        hub.sendJson(
-          'executed',
-          {
-            node: nodeId,
-            display_node: nodeId,
-            output: cache.ui.get(sig(nodeId))?.output ?? null,
-            prompt_id: promptId,
-          },
-          clientId,
-        )
-      }
+      // Only cached output nodes get here.
+      sendCachedUi(nodeId)
       finishProgress(nodeId)
       return { kind: 'ok' }
     }
@@ -270,11 +297,7 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
         p.max = max
         sendProgressState()
         const image =
-          preview === true
-            ? env.previews
-              ? previewPng(value, max)
-              : undefined
-            : preview || undefined
+          preview === true ? (previews ? previewPng(value, max) : undefined) : preview || undefined
         const withMetadata = hub.supportsPreviewMetadata(clientId)
         if (image !== undefined && withMetadata) {
           const metadata = Buffer.from(
@@ -338,10 +361,12 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
 
     const ui = result?.ui
     if (ui !== undefined && Object.keys(ui).length > 0) {
-      cache.ui.set(sig(nodeId), {
+      const entry = {
         output: ui,
         meta: { node_id: nodeId, display_node: nodeId, parent_node: null, real_node_id: nodeId },
-      })
+      }
+      cache.ui.set(sig(nodeId), entry)
+      uiOutputs.set(nodeId, entry)
       if (clientId !== null) {
         hub.sendJson(
           'executed',
@@ -445,13 +470,26 @@ export async function executePrompt(env: ExecutionEnv, item: QueueItem): Promise
     }
     list.complete(nodeId)
   }
+  if (finished && env.version === '0.33') {
+    // Cached intermediate outputs (v0.19.0) re-send their UI after every other node.
+    for (const id of Object.keys(prompt)) {
+      if (!executed.has(id) && nodeType(id).hasIntermediateOutput === true && isCached(id)) {
+        sendCachedUi(id)
+      }
+    }
+  }
   if (finished) addMessage('execution_success', { prompt_id: promptId }, false)
 
+  const historyUi =
+    env.version === '0.33'
+      ? [...uiOutputs]
+      : Object.keys(prompt).flatMap((id) => {
+          const ui = cache.ui.get(sig(id))
+          return ui === undefined ? [] : [[id, ui] as const]
+        })
   const outputs: Record<string, unknown> = {}
   const meta: Record<string, unknown> = {}
-  for (const id of Object.keys(prompt)) {
-    const ui = cache.ui.get(sig(id))
-    if (ui === undefined) continue
+  for (const [id, ui] of historyUi) {
     outputs[id] = ui.output
     meta[id] = ui.meta
   }

@@ -4,8 +4,12 @@ import { freemem, totalmem } from 'node:os'
 import { posix } from 'node:path'
 import type { SimulatedModels } from './builtinNodeTypes.js'
 import type { FileStore, FileType } from './FileStore.js'
+import { cancelJob, cancelJobs, getJob, isCanonicalUuid, listJobs } from './jobsApi.js'
+import type { JobsAnswer } from './jobsApi.js'
+import { SENSITIVE_EXTRA_DATA_KEYS } from './PromptQueue.js'
 import type { QueueItem } from './PromptQueue.js'
-import { PyException, pyFloatOf, pyInt, pyTruthy } from './python.js'
+import { isDict, PyException, pyFloatOf, pyInt, pyTruthy } from './python.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import type { SimulatedNodeType } from './SimulatedNodeType.js'
 import type { SimulatorRuntime } from './SimulatorRuntime.js'
 import { inputTypesOf, validatePrompt } from './validatePrompt.js'
@@ -16,6 +20,7 @@ import { inputTypesOf, validatePrompt } from './validatePrompt.js'
 
 /** What the routes read and change. */
 export interface HttpContext {
+  readonly version: SimulatedComfyVersion
   readonly runtime: () => SimulatorRuntime
   readonly files: FileStore
   readonly nodeTypes: ReadonlyMap<string, SimulatedNodeType>
@@ -81,9 +86,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-
 // `await request.json()`: anything unparseable raises, which aiohttp turns into a 500.
 function parseJson(body: Buffer): unknown {
   try {
@@ -92,6 +94,10 @@ function parseJson(body: Buffer): unknown {
     throw new PyException('JSONDecodeError', 'Expecting value: line 1 column 1 (char 0)')
   }
 }
+
+/** A path without its `/api` prefix, under which server.py serves every route a second time. */
+export const stripApi = (path: string): string =>
+  path === '/api' ? '/' : path.startsWith('/api/') ? path.slice(4) : path
 
 const queueTuple = (item: QueueItem) => [
   item.number,
@@ -125,7 +131,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.mp3': 'audio/mpeg',
 }
 
-function nodeInfo(name: string, type: SimulatedNodeType): Record<string, unknown> {
+function nodeInfo(
+  name: string,
+  type: SimulatedNodeType,
+  version: SimulatedComfyVersion,
+): Record<string, unknown> {
   const input = inputTypesOf(type)
   const output = type.output ?? []
   const info: Record<string, unknown> = {
@@ -143,25 +153,37 @@ function nodeInfo(name: string, type: SimulatedNodeType): Record<string, unknown
     category: type.category ?? 'simulator',
     output_node: type.outputNode === true,
   }
+  if (version === '0.33') info['has_intermediate_output'] = type.hasIntermediateOutput === true
   if (type.outputTooltips !== undefined) info['output_tooltips'] = type.outputTooltips
   return info
 }
 
-/** Routes one HTTP request; `path` is already stripped of its `/api` prefix. */
+/**
+ * Routes one HTTP request. Like aiohttp, the first route whose path and method match answers; a
+ * path that matches with another method only is a 405. Every route is served as written and
+ * again under `/api` (server.py add_routes), so the Jobs API, written `/api/jobs`, is not at
+ * `/jobs`.
+ */
 export async function handleHttpRequest(
   ctx: HttpContext,
   req: IncomingMessage,
-  path: string,
+  pathname: string,
   query: URLSearchParams,
 ): Promise<Reply> {
-  const method = req.method ?? 'GET'
-  const route = ROUTES.find(([pattern]) => pattern.test(path))
-  if (route === undefined) return status(404)
-  const handler = route[1][method === 'HEAD' ? 'GET' : method]
-  if (handler === undefined) return status(405)
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
+  const paths = [...new Set([pathname, stripApi(pathname)])]
+  const matches = (ctx.version === '0.33' ? ROUTES_0_33 : ROUTES).flatMap(([pattern, handlers]) =>
+    paths.flatMap((path) => {
+      const match = pattern.exec(path)
+      return match === null ? [] : [{ handler: handlers[method], match }]
+    }),
+  )
+  if (matches.length === 0) return status(404)
+  const found = matches.find(({ handler }) => handler !== undefined)
+  if (found?.handler === undefined) return status(405)
   try {
-    const match = route[0].exec(path) as RegExpExecArray
-    return await handler({ ctx, req, query, param: decodeURIComponent(match[1] ?? '') })
+    const param = decodeURIComponent(found.match[1] ?? '')
+    return await found.handler({ ctx, req, query, param })
   } catch (error) {
     if (error instanceof TooLarge) {
       return text(413, `Maximum request body size ${ctx.maxUploadSize} exceeded`)
@@ -182,6 +204,8 @@ type Handler = (args: RouteArgs) => Reply | Promise<Reply>
 
 const jsonBody = async ({ ctx, req }: RouteArgs) =>
   parseJson(await readBody(req, ctx.maxUploadSize))
+
+const answer = ({ status, body }: JobsAnswer) => json(status, body)
 
 const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] = [
   [
@@ -205,7 +229,7 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
       POST: async (args) => {
         const body = await jsonBody(args)
         const queue = args.ctx.runtime().queue
-        if (isObject(body)) {
+        if (isDict(body)) {
           if ('clear' in body && pyTruthy(body['clear'])) queue.wipe()
           if ('delete' in body && Array.isArray(body['delete'])) {
             for (const id of body['delete']) queue.delete(id)
@@ -234,7 +258,7 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
       POST: async (args) => {
         const body = await jsonBody(args)
         const queue = args.ctx.runtime().queue
-        if (isObject(body)) {
+        if (isDict(body)) {
           if ('clear' in body && pyTruthy(body['clear'])) queue.wipeHistory()
           if ('delete' in body && Array.isArray(body['delete'])) {
             for (const id of body['delete']) queue.deleteHistory(id)
@@ -264,13 +288,10 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
           if (error instanceof TooLarge) throw error
         }
         const runtime = ctx.runtime()
-        const promptId = isObject(body) ? body['prompt_id'] : undefined
-        if (pyTruthy(promptId)) {
-          // Targeted: only the prompt now running; a pending one is left alone.
-          if (runtime.queue.current?.promptId === promptId) runtime.interrupt.requested = true
-        } else {
-          runtime.interrupt.requested = true
-        }
+        const promptId = isDict(body) ? body['prompt_id'] : undefined
+        // Targeted: only the prompt now running; a pending one is left alone.
+        if (pyTruthy(promptId)) runtime.interruptIfRunning(promptId)
+        else runtime.interrupt.requested = true
         return empty
       },
     },
@@ -280,45 +301,14 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
     {
       POST: async (args) => {
         const body = await jsonBody(args)
-        if (isObject(body) && pyTruthy(body['free_memory'])) args.ctx.runtime().freeMemory()
+        if (isDict(body) && pyTruthy(body['free_memory'])) args.ctx.runtime().freeMemory()
         return empty
       },
     },
   ],
   [/^\/view$/, { GET: ({ ctx, query }) => view(ctx, query) }],
   [/^\/upload\/image$/, { POST: (args) => upload(args) }],
-  [
-    /^\/system_stats$/,
-    {
-      GET: ({ ctx }) =>
-        json(200, {
-          system: {
-            os: 'posix',
-            ram_total: totalmem(),
-            ram_free: freemem(),
-            comfyui_version: '0.3.64',
-            required_frontend_version: '1.27.10',
-            installed_templates_version: null,
-            required_templates_version: '0.1.95',
-            python_version: '3.11.2 (main, Apr 28 2025, 14:11:48) [GCC 12.2.0]',
-            pytorch_version: '2.8.0+cpu',
-            embedded_python: false,
-            argv: ctx.argv,
-          },
-          devices: [
-            {
-              name: 'cpu',
-              type: 'cpu',
-              index: null,
-              vram_total: totalmem(),
-              vram_free: freemem(),
-              torch_vram_total: totalmem(),
-              torch_vram_free: freemem(),
-            },
-          ],
-        }),
-    },
-  ],
+  [/^\/system_stats$/, { GET: ({ ctx }) => json(200, systemStats(ctx)) }],
   [
     /^\/object_info$/,
     {
@@ -326,7 +316,7 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
         json(
           200,
           Object.fromEntries(
-            [...ctx.nodeTypes].map(([name, type]) => [name, nodeInfo(name, type)]),
+            [...ctx.nodeTypes].map(([name, type]) => [name, nodeInfo(name, type, ctx.version)]),
           ),
         ),
     },
@@ -336,7 +326,7 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
     {
       GET: ({ ctx, param }) => {
         const type = ctx.nodeTypes.get(param)
-        return json(200, type === undefined ? {} : { [param]: nodeInfo(param, type) })
+        return json(200, type === undefined ? {} : { [param]: nodeInfo(param, type, ctx.version) })
       },
     },
   ],
@@ -362,6 +352,89 @@ const ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] 
   ],
 ]
 
+// Registered as /api/jobs… in server.py's table, so served at /api/jobs and /api/api/jobs only.
+const JOBS_ROUTES: readonly (readonly [RegExp, Readonly<Record<string, Handler>>])[] = [
+  [/^\/api\/jobs$/, { GET: ({ ctx, query }) => answer(listJobs(ctx.runtime().queue, query)) }],
+  [
+    /^\/api\/jobs\/cancel$/,
+    {
+      POST: async ({ ctx, req }) =>
+        answer(cancelJobs(ctx.runtime(), (await readBody(req, ctx.maxUploadSize)).toString())),
+    },
+  ],
+  [
+    /^\/api\/jobs\/([^{}/]+)\/cancel$/,
+    { POST: ({ ctx, param }) => answer(cancelJob(ctx.runtime(), param)) },
+  ],
+  [
+    /^\/api\/jobs\/([^{}/]+)$/,
+    { GET: ({ ctx, param }) => answer(getJob(ctx.runtime().queue, param)) },
+  ],
+]
+
+const ROUTES_0_33 = [...ROUTES, ...JOBS_ROUTES]
+
+const PYTHON_VERSION = '3.11.2 (main, Apr 28 2025, 14:11:48) [GCC 12.2.0]'
+
+// comfy* packages of requirements.txt, as ComfyUI lists them; the templates are not installed,
+// as on the pod the 0.3.64 traces come from.
+const COMFY_PACKAGE_VERSIONS = [
+  ['comfyui-frontend-package', '1.45.15', '1.45.15'],
+  ['comfyui-workflow-templates', null, '0.10.0'],
+  ['comfyui-embedded-docs', '0.5.4', '0.5.4'],
+  ['comfy-kitchen', '0.2.10', '0.2.10'],
+  ['comfy-aimdo', '0.4.10', '0.4.10'],
+].map(([name, installed, required]) => ({ name, installed, required }))
+
+// A CPU-only pod. 0.33 (v0.4.0) reports sys.platform as `os` and adds the comfy* package versions
+// and the deploy environment (`local-git` without a .comfy_environment file).
+function systemStats(ctx: HttpContext) {
+  const system =
+    ctx.version === '0.33'
+      ? {
+          os: 'linux',
+          ram_total: totalmem(),
+          ram_free: freemem(),
+          comfyui_version: '0.33.0',
+          required_frontend_version: '1.45.15',
+          installed_templates_version: null,
+          required_templates_version: '0.10.0',
+          comfy_package_versions: COMFY_PACKAGE_VERSIONS,
+          python_version: PYTHON_VERSION,
+          pytorch_version: '2.8.0+cpu',
+          embedded_python: false,
+          deploy_environment: 'local-git',
+          argv: ctx.argv,
+        }
+      : {
+          os: 'posix',
+          ram_total: totalmem(),
+          ram_free: freemem(),
+          comfyui_version: '0.3.64',
+          required_frontend_version: '1.27.10',
+          installed_templates_version: null,
+          required_templates_version: '0.1.95',
+          python_version: PYTHON_VERSION,
+          pytorch_version: '2.8.0+cpu',
+          embedded_python: false,
+          argv: ctx.argv,
+        }
+  return {
+    system,
+    devices: [
+      {
+        name: 'cpu',
+        type: 'cpu',
+        index: null,
+        vram_total: totalmem(),
+        vram_free: freemem(),
+        torch_vram_total: totalmem(),
+        torch_vram_free: freemem(),
+      },
+    ],
+  }
+}
+
 const modelFolders = (models: SimulatedModels): Record<string, readonly string[]> => ({
   checkpoints: models.checkpoints,
   vae: models.vae,
@@ -369,7 +442,7 @@ const modelFolders = (models: SimulatedModels): Record<string, readonly string[]
 
 function postPrompt(ctx: HttpContext, body: unknown): Reply {
   const runtime = ctx.runtime()
-  if (!isObject(body)) {
+  if (!isDict(body)) {
     // `"number" in json_data` works on lists and strings (which then lack "prompt") and raises
     // on numbers, booleans and null.
     if (!Array.isArray(body) && typeof body !== 'string') return internalError
@@ -387,7 +460,15 @@ function postPrompt(ctx: HttpContext, body: unknown): Reply {
   if (!('prompt' in body)) return noPrompt
 
   const prompt = body['prompt']
-  const promptId = 'prompt_id' in body ? promptIdOf(body['prompt_id']) : randomUUID()
+  let promptId: string
+  if (ctx.version === '0.33') {
+    // v0.25.0: a client's id must be a canonical UUID; absent or null, the server picks one.
+    const given = body['prompt_id'] ?? null
+    if (given !== null && !isCanonicalUuid(given)) return invalidPromptId
+    promptId = given ?? randomUUID()
+  } else {
+    promptId = 'prompt_id' in body ? promptIdOf(body['prompt_id']) : randomUUID()
+  }
   const targets = body['partial_execution_targets']
   if ('partial_execution_targets' in body && targets !== null && !Array.isArray(targets)) {
     return internalError
@@ -396,12 +477,18 @@ function postPrompt(ctx: HttpContext, body: unknown): Reply {
     prompt,
     ctx.nodeTypes,
     Array.isArray(targets) ? targets : undefined,
+    ctx.version,
   )
   const extraSource = 'extra_data' in body ? body['extra_data'] : {}
-  if (!isObject(extraSource)) return internalError
+  if (!isDict(extraSource)) return internalError
   const extraData: Record<string, unknown> = { ...extraSource }
   if ('client_id' in body) extraData['client_id'] = body['client_id']
   if (!outcome.ok) return json(400, { error: outcome.error, node_errors: outcome.nodeErrors })
+  if (ctx.version === '0.33') {
+    // Credentials stay out of /queue (v0.3.68); the queue time is recorded (v0.3.69).
+    for (const key of SENSITIVE_EXTRA_DATA_KEYS) delete extraData[key]
+    extraData['create_time'] = Date.now()
+  }
 
   runtime.put({
     number,
@@ -413,6 +500,17 @@ function postPrompt(ctx: HttpContext, body: unknown): Reply {
   ctx.queued(promptId)
   return json(200, { prompt_id: promptId, number, node_errors: outcome.nodeErrors })
 }
+
+const invalidPromptId = json(400, {
+  error: {
+    type: 'invalid_prompt_id',
+    message: 'prompt_id must be a valid UUID',
+    details:
+      'prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one',
+    extra_info: {},
+  },
+  node_errors: {},
+})
 
 const noPrompt = json(400, {
   error: {

@@ -1,4 +1,4 @@
-// comfyui-rx/simulator: a ComfyUI 0.3.64 server for tests and demos.
+// comfyui-rx/simulator: a ComfyUI server (0.3.64 or 0.33) for tests and demos.
 export { startComfySimulator } from './startComfySimulator.js'
 export type {
   ComfySimulator,
@@ -20,3 +20,4 @@ export type {
   SimulatedNodeType,
 } from './SimulatedNodeType.js'
 export type { SimulatedModels } from './builtinNodeTypes.js'
+export type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { isLink } from './ExecutionList.js'
 
 // comfy_execution/caching.py CacheKeySetInputSignature: a node's cache key is its class, its
@@ -8,7 +9,16 @@ type PromptNodes = Readonly<
   Record<string, { readonly class_type?: unknown; readonly inputs?: Record<string, unknown> }>
 >
 
-/** Cache signatures of every node in a prompt, by node id. */
+// Python compares signatures with ==, and an IS_CHANGED of float('nan') is equal to nothing, not
+// even itself: a signature holding one never matches a cached entry, so that node and everything
+// downstream of it run every time. A JSON string cannot say that, so such a signature gets a
+// suffix no other signature has.
+const neverEqual = (value: unknown) => typeof value === 'number' && Number.isNaN(value)
+
+/**
+ * Cache signatures of every node in a prompt, by node id. `isChanged` is asked for each node once
+ * per signature it appears in; give it a memo when the value is costly or must not change.
+ */
 export function nodeSignatures(
   prompt: PromptNodes,
   isChanged: (nodeId: string) => unknown,
@@ -28,13 +38,16 @@ export function nodeSignatures(
       }
     }
     visit(nodeId)
+    let unique = false
     const immediate = (id: string) => {
       const node = prompt[id]
       if (node === undefined) return null
       const inputs = node.inputs ?? {}
+      const changed = isChanged(id)
+      if (neverEqual(changed)) unique = true
       return [
         node.class_type,
-        isChanged(id) ?? null,
+        changed ?? null,
         ...Object.keys(inputs)
           .sort()
           .map((key) => {
@@ -43,7 +56,8 @@ export function nodeSignatures(
           }),
       ]
     }
-    signatures.set(nodeId, JSON.stringify([immediate(nodeId), ...ancestors.map(immediate)]))
+    const signature = JSON.stringify([immediate(nodeId), ...ancestors.map(immediate)])
+    signatures.set(nodeId, unique ? `${signature}#${randomUUID()}` : signature)
   }
   return signatures
 }

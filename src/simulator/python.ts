@@ -56,6 +56,10 @@ export function pyStr(value: unknown): string {
   return typeof value === 'string' ? value : pyRepr(value)
 }
 
+/** Python `isinstance(value, dict)` for a JSON value: an object that is not an array. */
+export const isDict = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
 /** Python's type name of a JSON value, as in `TypeError` texts. */
 export function pyTypeName(value: unknown): string {
   if (value === null || value === undefined) return 'NoneType'

@@ -8,8 +8,10 @@ import { builtinNodeTypes } from './builtinNodeTypes.js'
 import type { SimulatedModels } from './builtinNodeTypes.js'
 import type { InjectedFailure } from './executePrompt.js'
 import { FileStore } from './FileStore.js'
-import { handleHttpRequest } from './handleHttpRequest.js'
+import { handleHttpRequest, stripApi } from './handleHttpRequest.js'
 import type { HttpContext } from './handleHttpRequest.js'
+import { simulatedComfyVersions } from './SimulatedComfyVersion.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import type { SimulatedNodeType } from './SimulatedNodeType.js'
 import { SimulatorRuntime } from './SimulatorRuntime.js'
 import type { RuntimeDeps } from './SimulatorRuntime.js'
@@ -27,6 +29,15 @@ import { SocketHub } from './SocketHub.js'
  * ```
  */
 export interface ComfySimulatorOptions {
+  /**
+   * The ComfyUI release to imitate: `'0.3.64'` answers exactly like the recorded 0.3.64 traces;
+   * `'0.33'` adds what changed up to 0.33 (the Jobs API under `/api/jobs`, canonical-UUID
+   * `prompt_id`s, `dependency_cycle` and `missing_node_type` validation errors, `create_time` and
+   * `preview_method` in `extra_data`, cached intermediate outputs re-sent, the newer
+   * `/system_stats`).
+   * @default '0.3.64'
+   */
+  readonly version?: SimulatedComfyVersion
   /**
    * TCP port to listen on; 0 picks a free one (read it back from `ComfySimulator.port`).
    * @default 0
@@ -49,7 +60,9 @@ export interface ComfySimulatorOptions {
   readonly stepDurationMs?: number
   /**
    * Whether step-based nodes send a preview frame with each step (type 4 to clients that
-   * advertised `supports_preview_metadata`, type 1 to the others).
+   * advertised `supports_preview_metadata`, type 1 to the others), like `--preview-method`. With
+   * version `'0.33'` a prompt's `extra_data.preview_method` overrides it for that prompt: `'none'`
+   * turns previews off, `'auto'`, `'latent2rgb'` and `'taesd'` turn them on.
    * @default true
    */
   readonly previews?: boolean
@@ -191,8 +204,9 @@ export interface ComfySimulatorEvents {
 }
 
 /**
- * A running ComfyUI simulator: a real HTTP + WebSocket server speaking ComfyUI 0.3.64's protocol,
- * with inspection and fault controls for tests.
+ * A running ComfyUI simulator: a real HTTP + WebSocket server speaking the protocol of ComfyUI
+ * 0.3.64 or 0.33 (see {@link ComfySimulatorOptions.version}), with inspection and fault controls
+ * for tests.
  *
  * @example
  * ```ts
@@ -209,6 +223,8 @@ export interface ComfySimulatorEvents {
  * ```
  */
 export interface ComfySimulator extends EventEmitter<ComfySimulatorEvents> {
+  /** The ComfyUI release this simulator imitates. */
+  readonly version: SimulatedComfyVersion
   /** Base URL, `http://host:port`. */
   readonly url: string
   /** WebSocket URL without clientId, `ws://host:port/ws`. */
@@ -276,9 +292,6 @@ interface ActiveFailure<T> {
   remaining: number
 }
 
-const stripApi = (path: string) =>
-  path === '/api' ? '/' : path.startsWith('/api/') ? path.slice(4) : path
-
 const STATUS_BODIES: Record<number, string> = {
   500: '500 Internal Server Error\n\nServer got itself in trouble',
 }
@@ -339,8 +352,12 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
     readonly host: string,
     readonly port: number,
     private readonly options: Required<
-      Omit<ComfySimulatorOptions, 'enableCorsHeader' | 'models' | 'nodeTypes' | 'port' | 'host'>
+      Omit<
+        ComfySimulatorOptions,
+        'enableCorsHeader' | 'models' | 'nodeTypes' | 'port' | 'host' | 'version'
+      >
     > & {
+      readonly version: SimulatedComfyVersion
       readonly enableCorsHeader: string | undefined
       readonly models: SimulatedModels
       readonly nodeTypes: Readonly<Record<string, SimulatedNodeType>>
@@ -360,10 +377,15 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
       disconnected: (sid) => this.emit('disconnection', sid),
     })
 
-    const builtins = builtinNodeTypes(options.models, this.files, () => {
-      const current = this.runtime.queue.current
-      return { prompt: current?.prompt, extraPngInfo: current?.extraData['extra_pnginfo'] }
-    })
+    const builtins = builtinNodeTypes(
+      options.models,
+      this.files,
+      () => {
+        const current = this.runtime.queue.current
+        return { prompt: current?.prompt, extraPngInfo: current?.extraData['extra_pnginfo'] }
+      },
+      options.version,
+    )
     const types = new Map(Object.entries(builtins))
     for (const [name, type] of Object.entries(options.nodeTypes)) {
       types.set(name, { ...types.get(name), ...type })
@@ -371,6 +393,7 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
     this.nodeTypes = types
 
     this.deps = {
+      version: options.version,
       hub: this.hub,
       files: this.files,
       nodeTypes: this.nodeTypes,
@@ -385,6 +408,7 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
     }
     this.runtime = new SimulatorRuntime(this.deps, this.paused)
     this.http = {
+      version: options.version,
       runtime: () => this.runtime,
       files: this.files,
       nodeTypes: this.nodeTypes,
@@ -412,6 +436,10 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
       this.onUpgrade(req, socket, head),
     )
     httpServer.on('clientError', (_error, socket: Duplex) => socket.destroy())
+  }
+
+  get version(): SimulatedComfyVersion {
+    return this.options.version
   }
 
   get openSockets(): number {
@@ -619,7 +647,7 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
       res.end(isText ? body : JSON.stringify(body))
       return
     }
-    const reply = await handleHttpRequest(this.http, req, path, url.searchParams)
+    const reply = await handleHttpRequest(this.http, req, url.pathname, url.searchParams)
     if (!res.destroyed) reply(res)
   }
 
@@ -657,9 +685,10 @@ class Simulator extends EventEmitter<ComfySimulatorEvents> implements ComfySimul
 }
 
 /**
- * Starts a ComfyUI 0.3.64 simulator: a real HTTP + WebSocket server on 127.0.0.1 (port 0 by
- * default) that validates prompts, queues them, executes simulated nodes with progress and
- * previews, keeps history and serves PNGs, with the message order and routing of the real server.
+ * Starts a ComfyUI simulator (0.3.64 by default, or 0.33): a real HTTP + WebSocket server on
+ * 127.0.0.1 (port 0 by default) that validates prompts, queues them, executes simulated nodes with
+ * progress and previews, keeps history and serves PNGs, with the message order and routing of the
+ * real server.
  *
  * @example
  * ```ts
@@ -687,6 +716,7 @@ export async function startComfySimulator(
   options: ComfySimulatorOptions = {},
 ): Promise<ComfySimulator> {
   const {
+    version = '0.3.64',
     port = 0,
     host = '127.0.0.1',
     nodeDurationMs = 2,
@@ -699,6 +729,11 @@ export async function startComfySimulator(
     paused = false,
     enableCorsHeader,
   } = options
+  if (!simulatedComfyVersions.includes(version)) {
+    throw new TypeError(
+      `ComfySimulatorOptions.version must be one of ${simulatedComfyVersions.join(', ')}, got ${String(version)}`,
+    )
+  }
   checkNumber('ComfySimulatorOptions.port', port, 0, true)
   if (port > 65535) throw new TypeError(`ComfySimulatorOptions.port must be <= 65535, got ${port}`)
   if (typeof host !== 'string' || host === '') {
@@ -723,6 +758,7 @@ export async function startComfySimulator(
   const address = server.address()
   const actualPort = typeof address === 'object' && address !== null ? address.port : port
   return new Simulator(server, host, actualPort, {
+    version,
     nodeDurationMs,
     stepDurationMs,
     previews,

@@ -1,4 +1,5 @@
 import {
+  isDict,
   PyException,
   pyFloat,
   pyFloatOf,
@@ -9,11 +10,13 @@ import {
   pyTruthy,
   pyTypeName,
 } from './python.js'
+import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import type { SimulatedNodeInputs, SimulatedNodeType } from './SimulatedNodeType.js'
 
 // A port of ComfyUI 0.3.64's execution.validate_prompt / validate_inputs, control flow included:
 // which node an error is charged to, and the shape of every error, follow the Python code, so the
-// 400 bodies match the recorded ones.
+// 400 bodies match the recorded ones. Version 0.33 adds two checks of later releases:
+// missing_node_type (v0.12.0) and dependency_cycle (v0.20.0).
 
 /** One entry of `error` or `node_errors[id].errors` in a 400 body. */
 export interface ValidationError {
@@ -45,9 +48,6 @@ export type ValidationOutcome =
 
 type Validated = readonly [valid: boolean, reasons: ValidationError[], id: string]
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-
 /** Resolves a node type's inputs (a function for lists that change, like uploaded files). */
 export function inputTypesOf(nodeType: SimulatedNodeType): SimulatedNodeInputs {
   const input = nodeType.input ?? {}
@@ -77,11 +77,13 @@ const INNER_FRAME = pyFrame(
 
 class Validator {
   private readonly validated = new Map<string, Validated>()
-  private readonly visiting = new Set<string>()
+  /** The nodes being validated, outermost first: a link back to one of them closes a cycle. */
+  private readonly visiting: string[] = []
 
   constructor(
     private readonly prompt: Record<string, unknown>,
     private readonly nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
+    private readonly version: SimulatedComfyVersion,
   ) {}
 
   nodeType(id: string): SimulatedNodeType {
@@ -103,15 +105,42 @@ class Validator {
   validate(id: string): Validated {
     const done = this.validated.get(id)
     if (done !== undefined) return done
-    if (this.visiting.has(id)) {
+    if (this.visiting.includes(id)) {
+      if (this.version === '0.33') return this.cycle(id)
+      // 0.3.64 recurses until Python's stack runs out.
       throw new PyException('RecursionError', 'maximum recursion depth exceeded', [INNER_FRAME])
     }
-    this.visiting.add(id)
+    this.visiting.push(id)
     try {
       return this.validateUncached(id)
     } finally {
-      this.visiting.delete(id)
+      this.visiting.pop()
     }
+  }
+
+  // Every node of the cycle gets the same dependency_cycle error; the validation of the nodes on
+  // the way back joins its own errors to it.
+  private cycle(id: string): Validated {
+    const path = [...this.visiting.slice(this.visiting.indexOf(id)), id]
+    const cycleNodes = [...new Set(path)]
+    const details = path
+      .map((n) => `${n} (${pyStr((this.prompt[n] as Record<string, unknown>)['class_type'])})`)
+      .join(' -> ')
+    for (const nodeId of cycleNodes) {
+      this.validated.set(nodeId, [
+        false,
+        [
+          {
+            type: 'dependency_cycle',
+            message: 'Dependency cycle detected',
+            details,
+            extra_info: { node_id: nodeId, cycle_nodes: cycleNodes },
+          },
+        ],
+        nodeId,
+      ])
+    }
+    return this.validated.get(id) as Validated
   }
 
   private validateUncached(id: string): Validated {
@@ -127,7 +156,7 @@ class Validator {
       ])
     }
     const inputs = node['inputs']
-    if (!isObject(inputs)) {
+    if (!isDict(inputs)) {
       throw new PyException(
         'AttributeError',
         `'${pyTypeName(inputs)}' object has no attribute 'get'`,
@@ -219,7 +248,7 @@ class Validator {
       }
 
       try {
-        if (isObject(val) && '__value__' in val) {
+        if (isDict(val) && '__value__' in val) {
           val = val['__value__']
           inputs[x] = val
         }
@@ -291,9 +320,20 @@ class Validator {
       }
     }
 
-    const result: Validated = errors.length > 0 || !valid ? [false, errors, id] : [true, [], id]
+    const result: Validated =
+      this.version === '0.33'
+        ? this.joinCycleError(id, valid, errors)
+        : errors.length > 0 || !valid
+          ? [false, errors, id]
+          : [true, [], id]
     this.validated.set(id, result)
     return result
+  }
+
+  // "Recursive cycle detection may have already populated an error on us. Join it."
+  private joinCycleError(id: string, valid: boolean, errors: ValidationError[]): Validated {
+    const [priorValid, priorErrors] = this.validated.get(id) ?? [true, [], id]
+    return [priorValid && valid && errors.length === 0, [...priorErrors, ...errors], id]
   }
 
   // `o_class_type = prompt[o_id]['class_type']; received_type = RETURN_TYPES[val[1]]`, with the
@@ -306,7 +346,7 @@ class Validator {
       'validate_inputs',
       "o_class_type = prompt[o_id]['class_type']",
     )
-    if (Array.isArray(from) || isObject(from)) {
+    if (Array.isArray(from) || isDict(from)) {
       throw new PyException('TypeError', `unhashable type: '${pyTypeName(from)}'`, [lookup])
     }
     if (typeof from !== 'string' || !(from in this.prompt)) {
@@ -334,50 +374,100 @@ class Validator {
   }
 }
 
+const notIterable = (value: unknown) =>
+  !isDict(value) && !Array.isArray(value) && typeof value !== 'string'
+
+// 0.3.64: a node without class_type, or of an unknown class, is an invalid_prompt.
+function invalidPrompt(
+  x: string,
+  node: unknown,
+  nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
+): ValidationError | undefined {
+  // `'class_type' not in prompt[x]` raises for numbers and None; lists and strings just lack it.
+  if (notIterable(node)) {
+    throw new PyException('TypeError', `argument of type '${pyTypeName(node)}' is not iterable`)
+  }
+  if (!isDict(node) || !('class_type' in node)) {
+    return {
+      type: 'invalid_prompt',
+      message: 'Cannot execute because a node is missing the class_type property.',
+      details: `Node ID '#${x}'`,
+      extra_info: {},
+    }
+  }
+  const classType = node['class_type']
+  if (typeof classType === 'string' && nodeTypes.has(classType)) return undefined
+  return {
+    type: 'invalid_prompt',
+    message: `Cannot execute because node ${pyStr(classType)} does not exist.`,
+    details: `Node ID '#${x}'`,
+    extra_info: {},
+  }
+}
+
+// `node_data.get('_meta', {})`: raises unless the node and its _meta are dicts.
+function metaOf(node: unknown): Record<string, unknown> {
+  if (!isDict(node)) {
+    throw new PyException('AttributeError', `'${pyTypeName(node)}' object has no attribute 'get'`)
+  }
+  const meta = '_meta' in node ? node['_meta'] : {}
+  if (!isDict(meta)) {
+    throw new PyException('AttributeError', `'${pyTypeName(meta)}' object has no attribute 'get'`)
+  }
+  return meta
+}
+
+// 0.33 (v0.12.0): the same two cases are a missing_node_type that names the node by its title.
+function missingNodeType(
+  x: string,
+  node: unknown,
+  nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
+): ValidationError | undefined {
+  if (notIterable(node)) {
+    throw new PyException('TypeError', `argument of type '${pyTypeName(node)}' is not iterable`)
+  }
+  // A list or a string lacks class_type too, and then fails on `.get`.
+  if (!isDict(node) || !('class_type' in node)) {
+    const title = metaOf(node)['title'] ?? null
+    return {
+      type: 'missing_node_type',
+      message: `Node '${pyTruthy(title) ? pyStr(title) : `ID #${x}`}' has no class_type. The workflow may be corrupted or a custom node is missing.`,
+      details: `Node ID '#${x}'`,
+      extra_info: { node_id: x, class_type: null, node_title: title },
+    }
+  }
+  const classType = node['class_type']
+  if (typeof classType === 'string' && nodeTypes.has(classType)) return undefined
+  const meta = metaOf(node)
+  const title = 'title' in meta ? meta['title'] : classType
+  return {
+    type: 'missing_node_type',
+    message: `Node '${pyStr(title)}' not found. The custom node may not be installed.`,
+    details: `Node ID '#${x}'`,
+    extra_info: { node_id: x, class_type: classType, node_title: title },
+  }
+}
+
 /**
- * Validates an API-format prompt like ComfyUI 0.3.64. Throws a PyException where the real server
- * would answer 500 (a prompt or node that is not an object).
+ * Validates an API-format prompt like the ComfyUI `version` does. Throws a PyException where the
+ * real server would answer 500 (a prompt or node that is not an object).
  */
 export function validatePrompt(
   prompt: unknown,
   nodeTypes: ReadonlyMap<string, SimulatedNodeType>,
   partialExecutionTargets: readonly unknown[] | undefined,
+  version: SimulatedComfyVersion,
 ): ValidationOutcome {
-  if (!isObject(prompt)) {
+  if (!isDict(prompt)) {
     throw new PyException('TypeError', `'${pyTypeName(prompt)}' object is not subscriptable`)
   }
+  const unknownNode = version === '0.33' ? missingNodeType : invalidPrompt
   const outputs: string[] = []
   for (const [x, node] of Object.entries(prompt)) {
-    // `'class_type' not in prompt[x]` raises for numbers and None; lists and strings just lack it.
-    if (!isObject(node) && !Array.isArray(node) && typeof node !== 'string') {
-      throw new PyException('TypeError', `argument of type '${pyTypeName(node)}' is not iterable`)
-    }
-    if (!isObject(node) || !('class_type' in node)) {
-      return {
-        ok: false,
-        error: {
-          type: 'invalid_prompt',
-          message: 'Cannot execute because a node is missing the class_type property.',
-          details: `Node ID '#${x}'`,
-          extra_info: {},
-        },
-        nodeErrors: {},
-      }
-    }
-    const classType = node['class_type']
-    const nodeType = typeof classType === 'string' ? nodeTypes.get(classType) : undefined
-    if (nodeType === undefined) {
-      return {
-        ok: false,
-        error: {
-          type: 'invalid_prompt',
-          message: `Cannot execute because node ${pyStr(classType)} does not exist.`,
-          details: `Node ID '#${x}'`,
-          extra_info: {},
-        },
-        nodeErrors: {},
-      }
-    }
+    const error = unknownNode(x, node, nodeTypes)
+    if (error !== undefined) return { ok: false, error, nodeErrors: {} }
+    // A known class, by now.
+    const nodeType = nodeTypes.get((node as { class_type: string }).class_type) as SimulatedNodeType
     if (nodeType.outputNode === true) {
       if (partialExecutionTargets === undefined || partialExecutionTargets.includes(x))
         outputs.push(x)
@@ -396,7 +486,7 @@ export function validatePrompt(
     }
   }
 
-  const validator = new Validator(prompt, nodeTypes)
+  const validator = new Validator(prompt, nodeTypes, version)
   const good: string[] = []
   const failed: [string, ValidationError[]][] = []
   const nodeErrors: Record<string, NodeErrors> = {}
