@@ -13,13 +13,22 @@ import {
 import { compileGuard } from '../../src/protocol/compileGuard.js'
 import { History, HistoryEntry, HistoryStatus } from '../../src/protocol/History.js'
 import {
+  Job,
+  JobCancelAnswer,
+  JobList,
+  JobPreviewOutput,
+  KnownJobStatus,
+} from '../../src/protocol/Jobs.js'
+import {
+  DependencyCycleInfo,
+  MissingNodeTypeInfo,
   NodeErrors,
   PromptAccepted,
   PromptError,
   PromptRejected,
 } from '../../src/protocol/PromptResponse.js'
 import { Queue, QueueItem } from '../../src/protocol/Queue.js'
-import { SystemStats } from '../../src/protocol/SystemStats.js'
+import { ComfyPackageVersion, SystemStats } from '../../src/protocol/SystemStats.js'
 import { readTrace, TRACE_NAMES } from '../support/traces.js'
 
 /** A custom codec compileGuard does not know, with a spied `is`. */
@@ -79,7 +88,15 @@ const CODECS: readonly (readonly [string, { readonly is: t.Is<unknown> }])[] = [
   ['PromptRejected', PromptRejected],
   ['PromptError', PromptError],
   ['NodeErrors', NodeErrors],
+  ['MissingNodeTypeInfo', MissingNodeTypeInfo],
+  ['DependencyCycleInfo', DependencyCycleInfo],
   ['SystemStats', SystemStats],
+  ['ComfyPackageVersion', ComfyPackageVersion],
+  ['Job', Job],
+  ['JobList', JobList],
+  ['JobPreviewOutput', JobPreviewOutput],
+  ['KnownJobStatus', KnownJobStatus],
+  ['JobCancelAnswer', JobCancelAnswer],
   ['Zoo', Zoo],
 ]
 const GUARDS = CODECS.map(([name, codec]) => ({ name, codec, guard: compileGuard(codec) }))
@@ -140,6 +157,73 @@ const HAND_WRITTEN = [
   { type: 'status', data: { status: null, sid: null } },
   { type: 'unknown', rawType: 'custom', data: [1] },
   { node_id: '3', prompt_id: 'p', parent_node_id: null, image_type: 'image/png' },
+  // Answers of servers after 0.3.64: a page of the Jobs API, a cancel, system_stats, rejections.
+  {
+    jobs: [
+      { id: 'a', status: 'pending', priority: 3, create_time: 1, outputs_count: 0 },
+      {
+        id: 'b',
+        status: 'failed',
+        execution_start_time: 2,
+        execution_end_time: 3,
+        execution_error: { prompt_id: 'b', node_id: '3', current_inputs: [], timestamp: 3 },
+        preview_output: {
+          filename: 'x.png',
+          type: 'output',
+          id: 'i',
+          nodeId: '9',
+          mediaType: 'images',
+        },
+        workflow_id: 'w',
+        outputs: { '9': { images: [{ filename: 'x.png', id: 'i' }] } },
+        execution_status: {
+          status_str: 'error',
+          completed: false,
+          messages: [['execution_error', {}]],
+        },
+        workflow: { prompt: {}, extra_data: { create_time: 1 } },
+      },
+      { id: 'c', status: 'paused', execution_status: null },
+    ],
+    pagination: { offset: 0, limit: null, total: 3, has_more: false },
+  },
+  { cancelled: true },
+  {
+    system: {
+      os: 'darwin',
+      required_frontend_version: null,
+      installed_templates_version: '0.11.15',
+      comfy_package_versions: [
+        { name: 'comfyui-frontend-package', installed: null, required: '1.2' },
+      ],
+      deploy_environment: 'local-git',
+    },
+    devices: [
+      { name: 'mps', type: 'mps', index: null },
+      { name: 'cpu', type: 'cpu', index: 0 },
+    ],
+  },
+  {
+    error: {
+      type: 'missing_node_type',
+      message: 'm',
+      details: "Node ID '#14'",
+      extra_info: { node_id: '14', class_type: null, node_title: 'T' },
+    },
+    node_errors: {
+      '4': {
+        errors: [
+          {
+            type: 'dependency_cycle',
+            message: 'm',
+            extra_info: { node_id: '4', cycle_nodes: ['4', '7'] },
+          },
+        ],
+        dependent_outputs: ['9'],
+        class_type: 'KSampler',
+      },
+    },
+  },
   zoo,
 ]
 
@@ -158,7 +242,10 @@ const SAMPLES: unknown[] = [
 ]
 
 const KEYS = [...new Set(SAMPLES.flatMap(nested).flatMap(keysOf))]
-const LITERALS = ['zoo', 7, false, ...messageCodecs.keys(), 'unknown', 'a', 'b', 'x', 'y']
+const LITERALS = [
+  ...['zoo', 7, false, ...messageCodecs.keys(), 'unknown', 'a', 'b', 'x', 'y'],
+  ...['pending', 'in_progress', 'cancelled', 'toString', 'dependency_cycle', 'missing_node_type'],
+]
 
 function keysOf(value: unknown): string[] {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

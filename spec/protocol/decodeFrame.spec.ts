@@ -79,6 +79,105 @@ describe('decodeFrame', () => {
     expect(found.raw.length).toBeLessThanOrEqual(301)
   })
 
+  describe('frames of servers after 0.3.64', () => {
+    const promptId = '3fa85f64-5717-4562-b3fc-2c963f66afa6'
+
+    it('keeps the extra keys of file entries in executed.output, such as the asset id', () => {
+      const output = {
+        images: [
+          {
+            filename: 'ComfyUI_00001_.png',
+            subfolder: '',
+            type: 'output',
+            id: '5b2f9c1e-8d7a-4b3c-9e1f-2a4d6c8b0e13',
+          },
+        ],
+        animated: [false],
+      }
+      const raw = JSON.stringify({
+        type: 'executed',
+        data: { node: '9', display_node: '9', output, prompt_id: promptId },
+      })
+      const decoded = message(decodeFrame(raw))
+      expect(decoded.type === 'executed' && decoded.data.output).toEqual(output)
+    })
+
+    it.each(['assets.seed.started', 'assets.seed.completed'])(
+      'keeps the dotted broadcast %s as an unknown message, not an issue',
+      (type) => {
+        const data = { roots: ['models', 'input', 'output'], total: 12 }
+        const decoded = decodeFrameValue(JSON.stringify({ type, data }))
+        expect(isDecodeIssue(decoded)).toBe(false)
+        expect(decoded).toEqual({ type: 'unknown', rawType: type, data })
+      },
+    )
+
+    it('decodes an executed with no executing before it, as a cached intermediate output sends', () => {
+      const frames = [
+        { type: 'execution_start', data: { prompt_id: promptId, timestamp: 1 } },
+        {
+          type: 'execution_cached',
+          data: { nodes: ['4', '12'], prompt_id: promptId, timestamp: 2 },
+        },
+        {
+          type: 'executed',
+          data: {
+            node: '12',
+            display_node: '12',
+            output: { images: [{ filename: 'crop.png', subfolder: '', type: 'temp' }] },
+            prompt_id: promptId,
+          },
+        },
+        { type: 'execution_success', data: { prompt_id: promptId, timestamp: 3 } },
+      ]
+      const decoded = frames.map((value) => message(decodeFrame(JSON.stringify(value))))
+      expect(decoded).toEqual(frames)
+    })
+
+    it('decodes every frame of a node that executes twice in one prompt', () => {
+      const node = (state: string, value: number) => ({
+        value,
+        max: 1,
+        state,
+        node_id: '12:5',
+        prompt_id: promptId,
+        display_node_id: '12',
+        parent_node_id: null,
+        real_node_id: '12:5',
+      })
+      const frames = [
+        {
+          type: 'progress_state',
+          data: { prompt_id: promptId, nodes: { '12:5': node('running', 0) } },
+        },
+        { type: 'executing', data: { node: '12:5', display_node: '12', prompt_id: promptId } },
+        {
+          type: 'progress_state',
+          data: { prompt_id: promptId, nodes: { '12:5': node('finished', 1) } },
+        },
+        {
+          type: 'executed',
+          data: { node: '12:5', display_node: '12', output: { text: ['a'] }, prompt_id: promptId },
+        },
+        {
+          type: 'progress_state',
+          data: { prompt_id: promptId, nodes: { '12:5': node('running', 0) } },
+        },
+        { type: 'executing', data: { node: '12:5', display_node: '12', prompt_id: promptId } },
+        {
+          type: 'progress_state',
+          data: { prompt_id: promptId, nodes: { '12:5': node('finished', 1) } },
+        },
+        {
+          type: 'executed',
+          data: { node: '12:5', display_node: '12', output: { text: ['b'] }, prompt_id: promptId },
+        },
+      ]
+      const decoded = frames.map((value) => message(decodeFrame(JSON.stringify(value))))
+      expect(decoded).toEqual(frames)
+    })
+  })
+
   it('reports a known type that fails its codec with the io-ts path', () => {
     const found = issue(decodeFrame('{"type":"progress","data":{"value":"x","max":20}}'))
     expect(found).toMatchObject({

@@ -9,10 +9,14 @@ export const HistoryStatus = t.type({
 })
 export type HistoryStatus = t.TypeOf<typeof HistoryStatus>
 
-/** One finished prompt in `GET /history/{id}` (§5.6). Entries of old servers have no status. */
+/**
+ * One finished prompt in `GET /history/{id}` (§5.6). Entries of old servers have no status;
+ * `task_done` writes a null one when it is given none. File entries in `outputs` may carry extra
+ * keys (`id` in assets mode, v0.25.0).
+ */
 export const HistoryEntry = t.intersection([
   t.type({ outputs: t.record(t.string, NodeOutput) }),
-  t.partial({ prompt: t.unknown, status: HistoryStatus, meta: t.unknown }),
+  t.partial({ prompt: t.unknown, status: t.union([HistoryStatus, t.null]), meta: t.unknown }),
 ])
 export type HistoryEntry = t.TypeOf<typeof HistoryEntry>
 

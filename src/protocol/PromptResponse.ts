@@ -27,3 +27,26 @@ export const PromptRejected = t.intersection([
   t.partial({ node_errors: t.record(t.string, NodeErrors) }),
 ])
 export type PromptRejected = t.TypeOf<typeof PromptRejected>
+
+/**
+ * `extra_info` of a `missing_node_type` rejection (servers after 0.3.64; older ones answer
+ * `invalid_prompt` with an empty `extra_info`): the node whose class the server does not know, or
+ * that has no `class_type` at all (`class_type: null`). `node_title` is the node's `_meta.title`,
+ * or null when it has none (§5.2).
+ */
+export const MissingNodeTypeInfo = t.partial({
+  node_id: t.string,
+  class_type: t.union([t.string, t.null]),
+  node_title: t.union([t.string, t.null]),
+})
+export type MissingNodeTypeInfo = t.TypeOf<typeof MissingNodeTypeInfo>
+
+/**
+ * `extra_info` of a `dependency_cycle` node error (v0.20.0): every node of the cycle gets one, each
+ * listing the whole cycle once, in the order it was walked (§5.2).
+ */
+export const DependencyCycleInfo = t.intersection([
+  t.type({ cycle_nodes: t.array(t.string) }),
+  t.partial({ node_id: t.string }),
+])
+export type DependencyCycleInfo = t.TypeOf<typeof DependencyCycleInfo>
