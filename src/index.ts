@@ -4,7 +4,7 @@ export type { ComfyPodOptions, WebSocketFactory } from './pod/ComfyPodOptions.js
 export type { ConnectionState } from './pod/ConnectionState.js'
 export type { ConnectionIssue, PodDiagnostic } from './pod/PodDiagnostic.js'
 
-export type { ExecuteWorkflowOptions } from './job/ExecuteWorkflowOptions.js'
+export type { ExecuteWorkflowOptions, PreviewMethod } from './job/ExecuteWorkflowOptions.js'
 export type { TrackPromptOptions } from './job/TrackPromptOptions.js'
 export type {
   JobCompleted,
@@ -25,10 +25,12 @@ export { ComfyConnectionError } from './errors/ComfyConnectionError.js'
 export { ComfyExecutionError } from './errors/ComfyExecutionError.js'
 export { ComfyHttpError } from './errors/ComfyHttpError.js'
 export { ComfyInterruptedError } from './errors/ComfyInterruptedError.js'
+export { ComfyCancelledError, type CancelledPhase } from './errors/ComfyCancelledError.js'
 export { ComfyPromptLostError } from './errors/ComfyPromptLostError.js'
 export { ComfyStoreError } from './errors/ComfyStoreError.js'
 export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
-export { ComfyValidationError } from './errors/ComfyValidationError.js'
+export { ComfyValidationError, type MissingNodeType } from './errors/ComfyValidationError.js'
+export { promptRejectionError } from './errors/promptRejectionError.js'
 
 export { ComfyUIPodClient } from './compat/ComfyUIPodClient.js'
 export type { ComfyUIPodClientOptions, ProgressHandler } from './compat/ComfyUIPodClient.js'
@@ -131,10 +133,22 @@ export type {
 export { PreviewMetadata } from './protocol/BinaryFrame.js'
 export { History, HistoryEntry, HistoryStatus } from './protocol/History.js'
 export {
+  DependencyCycleInfo,
+  MissingNodeTypeInfo,
   NodeErrors,
   PromptAccepted,
   PromptError,
   PromptRejected,
 } from './protocol/PromptResponse.js'
 export { Queue, QueueItem } from './protocol/Queue.js'
-export { SystemStats } from './protocol/SystemStats.js'
+export { ComfyPackageVersion, SystemStats } from './protocol/SystemStats.js'
+export {
+  Job,
+  JobCancelAnswer,
+  JobList,
+  JobPagination,
+  JobPreviewOutput,
+  JobStatus,
+  JobWorkflow,
+  KnownJobStatus,
+} from './protocol/Jobs.js'

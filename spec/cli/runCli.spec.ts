@@ -322,6 +322,27 @@ describe('comfyui-rx simulate', () => {
     )
   })
 
+  it('behaves as ComfyUI 0.33 with --comfy-version 0.33', async () => {
+    const controller = new AbortController()
+    const simulate = cli(['simulate', '--port', '0', '--comfy-version', '0.33'], {
+      signal: controller.signal,
+    })
+    const [, url] = await simulate.stdout.until(/listening on (http:\/\/127\.0\.0\.1:\d+)\n/)
+    const stats = (await (await fetch(`${url}/system_stats`)).json()) as {
+      system: { comfyui_version: string }
+    }
+    expect(stats.system.comfyui_version).toBe('0.33.0')
+    expect((await fetch(`${url}/api/jobs`)).status).toBe(200)
+    controller.abort()
+    expect(await simulate.code).toBe(0)
+  })
+
+  it('fails with exit code 2 for an unknown --comfy-version', async () => {
+    const simulate = cli(['simulate', '--comfy-version', '0.40'])
+    expect(await simulate.code).toBe(2)
+    expect(simulate.stderr.text).toContain('--comfy-version must be one of 0.3.64, 0.33')
+  })
+
   it('fails with exit code 2 for a port out of range', async () => {
     const simulate = cli(['simulate', '--port', '70000'])
     expect(await simulate.code).toBe(2)

@@ -2,8 +2,9 @@ import { EMPTY, map, of, take } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
 import {
-  ComfyInterruptedError,
+  ComfyCancelledError,
   ComfyTimeoutError,
+  type PreviewMethod,
   type ConnectionState,
   type ExecuteWorkflowOptions,
   type JobEvent,
@@ -19,7 +20,9 @@ const workflow: Workflow = {
   '2': { class_type: 'KSampler', inputs: { latent_image: ['1', 0] } },
   '3': { class_type: 'SaveImage', inputs: { images: ['2', 0] } },
 }
-const P = 'p1'
+const P = '00000000-0000-4000-8000-000000000001'
+const P2 = '00000000-0000-4000-8000-000000000002'
+const P3 = '00000000-0000-4000-8000-000000000003'
 const start = msg('execution_start', { prompt_id: P })
 const step = (value: number) => msg('progress', { value, max: 10, node: '2', prompt_id: P })
 const exec2 = msg('executing', { node: '2', prompt_id: P })
@@ -37,7 +40,7 @@ interface Fakes extends FakePod {
 /** A job over fake pod effects: `run` takes the workflow and options of `executeWorkflow$`. */
 function context(scheduler: TestScheduler, fakes: Fakes) {
   const { queuePrompt = () => of({ promptId: P }), ...pod } = fakes
-  const ctx = fakeJobContext(scheduler, pod)
+  const ctx = fakeJobContext(scheduler, { newPromptId: () => P, ...pod })
   return {
     run: (job: Workflow, options?: ExecuteWorkflowOptions) =>
       executeWorkflow(ctx, queuePrompt, job, options),
@@ -129,10 +132,11 @@ describe('executeWorkflow$', () => {
         messages$: hot<PodMessage>('-'),
         queuePrompt: ({ promptId }) => (asked.push(promptId), of({ promptId })),
       })
-      const subscription = ctx.run(workflow, { promptId: 'mine' }).subscribe()
+      const mine = '7a1c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'
+      const subscription = ctx.run(workflow, { promptId: mine }).subscribe()
       scheduler.schedule(() => subscription.unsubscribe(), 1)
       scheduler.flush()
-      expect(asked).toEqual(['mine'])
+      expect(asked).toEqual([mine])
     })
   })
 
@@ -234,7 +238,7 @@ describe('executeWorkflow$', () => {
     })
   })
 
-  it('cancels the prompt and fails with ComfyInterruptedError when its signal aborts', () => {
+  it('cancels the prompt and fails with ComfyCancelledError (running) when its signal aborts', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
       const controller = new AbortController()
@@ -245,7 +249,7 @@ describe('executeWorkflow$', () => {
       expectObservable(ctx.run(workflow, { signal: controller.signal }).pipe(map(summary))).toBe(
         'qs-#',
         { q: 'queued', s: 'started' },
-        new ComfyInterruptedError({ prompt_id: P }),
+        new ComfyCancelledError(P, 'running'),
       )
       expectSubscriptions(cancel$.subscriptions).toBe('---^!')
     })
@@ -259,8 +263,8 @@ describe('executeWorkflow$', () => {
       const ends: string[] = []
       const record = { complete: () => ends.push('complete'), error: () => ends.push('error') }
       ctx.run(workflow, { promptId: P }).subscribe(record)
-      ctx.run(workflow, { promptId: 'p2', timeoutMs: 3 }).subscribe(record)
-      const dropped = ctx.run(workflow, { promptId: 'p3' }).subscribe(record)
+      ctx.run(workflow, { promptId: P2, timeoutMs: 3 }).subscribe(record)
+      const dropped = ctx.run(workflow, { promptId: P3 }).subscribe(record)
       scheduler.schedule(() => dropped.unsubscribe(), 2)
       scheduler.schedule(() => expect(ctx.held()).toEqual([1, 1, 1]), 4)
       scheduler.flush()
@@ -276,5 +280,32 @@ describe('executeWorkflow$', () => {
     expect(() => ctx.run(workflow, { progressThrottleMs: -1 })).toThrow(/progressThrottleMs/)
     expect(() => ctx.run(workflow, { timeoutMs: 0 })).toThrow(/timeoutMs/)
     expect(() => ctx.run(workflow, { promptId: '' })).toThrow(/promptId/)
+    // ComfyUI 0.25+ refuses anything but str(uuid.UUID(v)): caught before anything is sent.
+    expect(() => ctx.run(workflow, { promptId: 'job-1' })).toThrow(/promptId must be a lower-case/)
+    expect(() => ctx.run(workflow, { promptId: '7A1C2B3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D' })).toThrow(
+      /promptId/,
+    )
+    expect(() => ctx.run(workflow, { promptId: P2.replaceAll('-', '') })).toThrow(/promptId/)
+    expect(() => ctx.run(workflow, { previewMethod: 'fast' as unknown as PreviewMethod })).toThrow(
+      /previewMethod must be one of none, auto/,
+    )
+  })
+
+  it('asks for the preview method in extra_data, beside the caller’s own extra data', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const asked: Readonly<Record<string, unknown>>[] = []
+      const ctx = context(scheduler, {
+        messages$: hot<PodMessage>('-'),
+        queuePrompt: ({ promptId, extraData }) => (asked.push(extraData), of({ promptId })),
+      })
+      const jobs = [
+        ctx.run(workflow, { previewMethod: 'none', extraData: { mine: 1 } }).subscribe(),
+        ctx.run(workflow, { extraData: { mine: 2 } }).subscribe(),
+      ]
+      scheduler.schedule(() => jobs.forEach((job) => job.unsubscribe()), 1)
+      scheduler.flush()
+      expect(asked).toEqual([{ mine: 1, preview_method: 'none' }, { mine: 2 }])
+    })
   })
 })

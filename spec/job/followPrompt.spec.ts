@@ -96,14 +96,21 @@ function twoJobs(
   },
 ): { a: number[]; b: number[] } {
   const reads = { a: [] as number[], b: [] as number[] }
+  const ids = {
+    a: '00000000-0000-4000-8000-00000000000a',
+    b: '00000000-0000-4000-8000-00000000000b',
+  }
   const context = fakeJobContext(scheduler, {
     ...setup.pod,
-    queueState: (promptId) => (reads[promptId as 'a' | 'b'].push(scheduler.now()), of(setup.queue)),
+    queueState: (promptId) => (
+      reads[promptId === ids.a ? 'a' : 'b'].push(scheduler.now()),
+      of(setup.queue)
+    ),
   })
   const jobs: Subscription[] = []
   for (const [promptId, at] of [
-    ['a', setup.starts[0]],
-    ['b', setup.starts[1]],
+    [ids.a, setup.starts[0]],
+    [ids.b, setup.starts[1]],
   ] as const) {
     scheduler.schedule(() => {
       const job$ = executeWorkflow(context, () => of({ promptId }), workflow, {
@@ -158,8 +165,8 @@ describe('the job’s REST side, in virtual time', () => {
         starts: [0, 3],
         end: 35,
       })
-      // b started 3 ms after a, and polls with it from its second round on.
-      expect(reads).toEqual({ a: [0, 10, 20, 30], b: [3, 20, 30] })
+      // b started 3 ms after a, and polls with it from its second round on, the next tick.
+      expect(reads).toEqual({ a: [0, 10, 20, 30], b: [3, 10, 20, 30] })
     })
   })
 

@@ -126,11 +126,23 @@ describe('reduceJob', () => {
     expect(new Set(during.map((event) => event.progress)).size).toBeGreaterThanOrEqual(12)
     expect(during.at(-1)?.nodes['3']).toEqual({ value: 12, max: 12, percentage: 100 })
     expect(during.at(-1)?.estimatedTimeRemaining).toBeGreaterThanOrEqual(0)
-    expect(
-      events.find(
-        (event) => event.type === 'progress' && event.progress > 0 && event.progress < 100,
-      ),
-    ).toHaveProperty('estimatedTimeRemaining')
+  })
+
+  it('gives no estimate of the time left until a step has moved the bar since the first one', () => {
+    const events = replay(readTrace('progress'))
+    const progress = events.filter(
+      (event): event is Extract<JobEvent, { type: 'progress' }> => event.type === 'progress',
+    )
+    // The loaders finish in milliseconds: the bar is well above 0 before the decode's first step,
+    // and an estimate from that would be a fraction of a second.
+    const firstStep = progress.findIndex((event) => event.nodes['3']?.value === 1)
+    expect(progress[firstStep]!.progress).toBeGreaterThan(0)
+    for (const event of progress.slice(0, firstStep + 1)) {
+      expect(event).not.toHaveProperty('estimatedTimeRemaining')
+    }
+    const estimates = progress.slice(firstStep + 1, -1).map((event) => event.estimatedTimeRemaining)
+    expect(estimates.length).toBeGreaterThan(5)
+    expect(estimates.every((seconds) => seconds !== undefined && seconds > 0)).toBe(true)
   })
 
   it('completes a fully cached re-run with progress 100 and the cached output', () => {
@@ -343,5 +355,53 @@ describe('reduceJob', () => {
     const values = progressOf(events)
     expect(values).toEqual([...values].sort((a, b) => a - b))
     expect(Math.max(...values)).toBeLessThan(100)
+  })
+
+  it('keeps progress monotonic when a node executes twice in one prompt (ComfyUI 0.3.68+)', () => {
+    const step = (value: number) => ws('progress', { value, max: 4, node: '1', prompt_id: 'p' })
+    const { events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('executing', { node: '1', prompt_id: 'p' }),
+      step(2),
+      step(4),
+      ws('executed', { node: '1', output: null, prompt_id: 'p' }),
+      ws('executing', { node: '1', prompt_id: 'p' }),
+      step(1),
+      step(3),
+      ws('executed', { node: '1', output: { images: [] }, prompt_id: 'p' }),
+      ws('executing', { node: '2', prompt_id: 'p' }),
+    ])
+    const values = progressOf(events)
+    expect(values.length).toBeGreaterThan(3)
+    expect(values).toEqual([...values].sort((a, b) => a - b))
+    expect(Math.max(...values)).toBeLessThan(100)
+    expect(events.filter((event) => event.type === 'node_executed')).toHaveLength(2)
+  })
+
+  it('takes an executed with no executing before it (a cached node with intermediate output, 0.19+)', () => {
+    const { state, events } = run([
+      ws('execution_start', { prompt_id: 'p' }),
+      ws('execution_cached', { nodes: ['1'], prompt_id: 'p' }),
+      ws('executing', { node: '2', prompt_id: 'p' }),
+      ws('executed', {
+        node: '2',
+        output: { images: [{ filename: 'b.png', subfolder: '', type: 'output', id: 'asset-7' }] },
+        prompt_id: 'p',
+      }),
+      ws('executed', {
+        node: '1',
+        output: { images: [{ filename: 'a.png', subfolder: '', type: 'temp' }] },
+        prompt_id: 'p',
+      }),
+      ws('execution_success', { prompt_id: 'p' }),
+      ws('executing', { node: null, prompt_id: 'p' }),
+      { kind: 'history', at: 9, source: 'websocket', entry: undefined },
+    ])
+    expect(state.phase).toBe('done')
+    const completed = events.at(-1)
+    expect(completed?.type).toBe('completed')
+    const images = completed?.type === 'completed' ? completed.result.images : []
+    expect(images.map((image) => image.filename).sort()).toEqual(['a.png', 'b.png'])
+    expectMonotonicBelow100ThenFinal(events)
   })
 })

@@ -26,6 +26,7 @@ function listener(scheduler: TestScheduler, heard: string[], name = ''): PodList
     message: (message) => at(message.type),
     connection: (state) => at(state.state),
     lost: (error) => at(`lost ${(error as Error).name}`),
+    queueShrank: () => at('queueShrank'),
   }
 }
 
@@ -74,6 +75,55 @@ describe('MessageHub', () => {
       expectSubscriptions(states$.subscriptions).toBe('^----!')
       expect(socket.routes).toBe(0)
       expect(socket.lastMessageAt()).toBe(4)
+    })
+  })
+
+  it('tells listeners when the queue got shorter, at most once per 500 ms (leading and trailing)', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const status = (remaining: number) =>
+        msg('status', { status: { exec_info: { queue_remaining: remaining } } })
+      const messages$ = hot<PodMessage>('a 9ms b 99ms c 99ms d 599ms e 999ms f', {
+        a: status(3),
+        b: status(2),
+        c: status(1),
+        d: status(4),
+        e: status(3),
+        f: status(2),
+      })
+      const socket = hub(scheduler, messages$, hot<ConnectionState>('o', { o: open }))
+      const heard: string[] = []
+      const one = listener(scheduler, heard)
+      socket.attach(one)
+      scheduler.schedule(() => socket.detach(one), 3000)
+      scheduler.flush()
+      // 3 is the baseline; 2 (10) leads; 1 (110) trails at 510; 4 is longer; 3 (810) trails at
+      // 1010; 2 (1810) leads again.
+      expect(heard).toEqual([
+        '0 open',
+        '10 queueShrank',
+        '510 queueShrank',
+        '1010 queueShrank',
+        '1810 queueShrank',
+      ])
+    })
+  })
+
+  it('drops a queue check still due when the last listener leaves', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const status = (remaining: number) =>
+        msg('status', { status: { exec_info: { queue_remaining: remaining } } })
+      const messages$ = hot<PodMessage>('a-b-c', { a: status(5), b: status(4), c: status(3) })
+      const socket = hub(scheduler, messages$, hot<ConnectionState>('o', { o: open }))
+      const heard: string[] = []
+      const one = listener(scheduler, heard)
+      socket.attach(one)
+      scheduler.schedule(() => socket.detach(one), 100)
+      scheduler.flush()
+      expect(heard).toEqual(['0 open', '2 queueShrank'])
+      // No timer of the check was left: the last thing the scheduler ran was the detach.
+      expect(scheduler.now()).toBe(100)
     })
   })
 

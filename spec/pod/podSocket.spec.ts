@@ -86,16 +86,87 @@ describe('ComfyPod socket', () => {
     })
   })
 
-  it('pings every pingIntervalMs while open', () => {
+  it('pings a socket that carried nothing for pingIntervalMs, and only then', () => {
     const { scheduler, sockets, pod } = setup()
     scheduler.run(() => {
       const subscription = pod.messages$.subscribe()
       sockets[0]!.open()
+      // Frames at 30 and 60: the checks at 40 and 80 see them; the one at 120 pings.
+      scheduler.schedule(() => sockets[0]!.receive(STATUS), 30)
+      scheduler.schedule(() => sockets[0]!.receive(STATUS), 60)
+      scheduler.schedule(() => expect(sockets[0]!.pings).toBe(0), 119)
       scheduler.schedule(() => {
-        expect(sockets[0]!.pings).toBe(3)
+        expect(sockets[0]!.pings).toBe(1)
         subscription.unsubscribe()
         pod.close()
       }, 125)
+    })
+  })
+
+  describe('with the default keep-alive (ping after 1 s of silence, 2 s for the answer)', () => {
+    const defaults = { pingIntervalMs: undefined, pongTimeoutMs: undefined }
+
+    it('keeps a socket whose pod is quiet for minutes but answers the pings', () => {
+      const { scheduler, sockets, pod, states } = setup(defaults)
+      scheduler.run(({ flush }) => {
+        pod.messages$.subscribe()
+        sockets[0]!.open()
+        scheduler.schedule(() => pod.close(), 300_000)
+        flush()
+        expect(sockets).toHaveLength(1)
+        expect(states.filter((state) => state.state === 'reconnecting')).toEqual([])
+        // A ping after each silent second; its pong is the sign of life the check 2 s later sees.
+        expect(sockets[0]!.pings).toBe(100)
+      })
+    })
+
+    it('replaces a socket that stops carrying bytes within 4 s, with reason stalled', () => {
+      const { scheduler, sockets, pod, states } = setup(defaults)
+      scheduler.run(({ flush }) => {
+        pod.messages$.subscribe()
+        sockets[0]!.open()
+        scheduler.schedule(() => sockets[0]!.receive(STATUS), 999)
+        // Frozen right after a frame: the worst case. The check at 1000 saw the frame, the one at
+        // 2000 pings, and the answer is due at 4000.
+        scheduler.schedule(() => (sockets[0]!.frozen = true), 999)
+        scheduler.schedule(() => {
+          expect(sockets[0]!.closedByClient).toBe(false)
+          expect(states.at(-1)).toMatchObject({ state: 'open' })
+        }, 3999)
+        scheduler.schedule(() => {
+          expect(sockets[0]!.terminated).toBe(true)
+          expect(sockets[0]!.pongListenerCount).toBe(0)
+          expect(states.at(-1)).toMatchObject({ state: 'reconnecting', reason: 'stalled' })
+        }, 4001)
+        scheduler.schedule(() => {
+          expect(sockets).toHaveLength(2)
+          sockets[1]!.open()
+          pod.close()
+        }, 4011)
+        flush()
+        expect(sockets[0]!.pings).toBe(1)
+      })
+    })
+
+    it('takes any frame after the ping as a sign of life, the pong or not', () => {
+      const { scheduler, sockets, pod } = setup(defaults)
+      scheduler.run(({ flush }) => {
+        pod.messages$.subscribe({ error: () => undefined })
+        sockets[0]!.open()
+        sockets[0]!.frozen = true
+        // The ping at 1000 is never answered, but a frame comes at 2500: still alive.
+        scheduler.schedule(() => sockets[0]!.receive(STATUS), 2500)
+        scheduler.schedule(() => {
+          expect(sockets).toHaveLength(1)
+          expect(sockets[0]!.closedByClient).toBe(false)
+        }, 5999)
+        scheduler.schedule(() => pod.close(), 8000)
+        flush()
+        // Pings at 1000 and 4000 (the check at 3000 saw the frame); the second went unanswered
+        // for 2 s: replaced at 6000.
+        expect(sockets[0]!.pings).toBe(2)
+        expect(sockets[0]!.closedByClient).toBe(true)
+      })
     })
   })
 
@@ -252,6 +323,8 @@ describe('ComfyPod socket', () => {
       /maxReconnectAttempts/,
     )
     expect(() => new ComfyPod('http://x', { clientId: '' })).toThrow(/clientId/)
+    expect(() => new ComfyPod('http://x', { pongTimeoutMs: 0 })).toThrow(/pongTimeoutMs/)
+    expect(() => new ComfyPod('http://x', { socketGraceMs: -1 })).toThrow(/socketGraceMs/)
     expect(() => new ComfyPod('not a url with a secret:pw@')).toThrow(TypeError)
   })
 })

@@ -14,6 +14,9 @@ export class FakeWebSocket {
   readonly sent: unknown[] = []
   pings = 0
   closedByClient = false
+  /** Whether the connection still carries bytes: a frozen one takes pings and never answers. */
+  frozen = false
+  private readonly pongListeners = new Set<() => void>()
 
   constructor(
     readonly url: string,
@@ -24,8 +27,31 @@ export class FakeWebSocket {
     this.sent.push(data)
   }
 
+  /** Like a ComfyUI server behind a live connection, answers every ping with a pong. */
   ping(): void {
     this.pings++
+    if (!this.frozen) for (const listener of this.pongListeners) listener()
+  }
+
+  on(_event: 'pong', listener: () => void): void {
+    this.pongListeners.add(listener)
+  }
+
+  off(_event: 'pong', listener: () => void): void {
+    this.pongListeners.delete(listener)
+  }
+
+  /** Listeners of `pong` still registered. */
+  get pongListenerCount(): number {
+    return this.pongListeners.size
+  }
+
+  /** Whether the client dropped the connection without the close handshake. */
+  terminated = false
+
+  terminate(): void {
+    this.terminated = true
+    this.readyState = 3
   }
 
   close(): void {

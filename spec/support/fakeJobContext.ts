@@ -2,7 +2,9 @@ import { EMPTY, type Observable, of } from 'rxjs'
 import type { TestScheduler } from 'rxjs/testing'
 import { ComfyConnectionError, type ConnectionState, type PodMessage } from '../../src/index.js'
 import { AlarmClock } from '../../src/job/AlarmClock.js'
+import { FollowedPrompts } from '../../src/job/FollowedPrompts.js'
 import type { JobContext } from '../../src/job/JobContext.js'
+import { resolvePodOptions } from '../../src/pod/ComfyPodOptions.js'
 import { MessageHub } from '../../src/pod/MessageHub.js'
 
 /** What a fake pod is made of: its streams, and any of the job context's effects. */
@@ -32,6 +34,8 @@ export function fakeJobContext(
     hub,
     scheduler,
     alarms: new AlarmClock(scheduler),
+    prompts: new FollowedPrompts(),
+    socketGraceMs: resolvePodOptions({}).socketGraceMs,
     newPromptId: () => 'p1',
     attach: (listener) => hub.attach(listener),
     detach: (listener) => hub.detach(listener),

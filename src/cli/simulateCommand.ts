@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { once } from 'node:events'
+import { simulatedComfyVersions } from '../simulator/SimulatedComfyVersion.js'
 import { startComfySimulator } from '../simulator/startComfySimulator.js'
 import type { CliContext } from './CliContext.js'
 import { CliError, ExitCode } from './CliError.js'
@@ -11,6 +12,7 @@ const OPTIONS = {
   host: { type: 'string', default: '127.0.0.1' },
   'step-ms': { type: 'string', default: '100' },
   'node-ms': { type: 'string', default: '20' },
+  'comfy-version': { type: 'string', default: '0.3.64' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -40,6 +42,13 @@ export async function simulateCommand(
   )
   const stepDurationMs = number('--step-ms', values['step-ms'], 'a number of milliseconds >= 0')
   const nodeDurationMs = number('--node-ms', values['node-ms'], 'a number of milliseconds >= 0')
+  const version = simulatedComfyVersions.find((each) => each === values['comfy-version'])
+  if (version === undefined) {
+    throw usageError(
+      'simulate',
+      `--comfy-version must be one of ${simulatedComfyVersions.join(', ')}, received ${JSON.stringify(values['comfy-version'])}`,
+    )
+  }
   const { stdout, signal } = context
   try {
     let simulator
@@ -49,6 +58,7 @@ export async function simulateCommand(
         host: values.host,
         stepDurationMs,
         nodeDurationMs,
+        version,
       })
     } catch (cause) {
       throw listenError(cause, values.host, port)

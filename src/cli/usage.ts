@@ -87,6 +87,8 @@ Options:
   --host <host>             address to listen on (default: 127.0.0.1)
   --step-ms <ms>            time of each sampler step (default: 100)
   --node-ms <ms>            time of each node without steps (default: 20)
+  --comfy-version <v>       the ComfyUI to behave as: 0.3.64 or 0.33 (Jobs API, UUID
+                            prompt ids, newer validation errors) (default: 0.3.64)
   -h, --help                this help
 `
 

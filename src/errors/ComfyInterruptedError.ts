@@ -3,7 +3,7 @@ import { ComfyError } from './ComfyError.js'
 
 /** The prompt was interrupted (`execution_interrupted`, §2.11) — by this client or another one. */
 export class ComfyInterruptedError extends ComfyError {
-  override readonly name = 'ComfyInterruptedError'
+  override readonly name: string = 'ComfyInterruptedError'
   readonly promptId: string
   /** The node that was running when the interrupt tripped. */
   readonly nodeId: string | undefined

@@ -11,13 +11,14 @@ import {
   throwError,
   type Unsubscribable,
 } from 'rxjs'
-import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
+import { ComfyCancelledError, type CancelledPhase } from '../errors/ComfyCancelledError.js'
 import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
 import { isFatalError } from '../errors/isFatalError.js'
 import type { ConnectionState } from '../pod/ConnectionState.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { FollowPlan, JobSettings } from './followPrompt.js'
 import type { Alarm } from './AlarmClock.js'
+import type { CancellableJob } from './FollowedPrompts.js'
 import type { JobContext, PodListener } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { progressEvent } from './progressEvent.js'
@@ -33,12 +34,14 @@ const NO_SOCKET: ConnectionState = {
 
 /**
  * One job, from subscription to its single end. Socket messages and the REST snapshots of the
- * fallback go through the one reducer; progress is throttled like `throttleTime` (leading and
+ * fallback go through the one reducer. A socket that is not open within `socketGraceMs` — before
+ * the prompt is sent or after a drop — is not waited for: the job submits and polls over REST
+ * while the pod keeps trying, and returns to the socket after one reconcile round once it opens; progress is throttled like `throttleTime` (leading and
  * trailing edges) on the state, so a dropped update costs no event. An idle job is this record,
  * its routes and one timer: the pod relays socket states to it, and REST work (polling while the
  * socket is down, a round after each reconnect, the silence watchdog) runs only while needed.
  */
-export class PromptFollower implements PodListener, Alarm, Unsubscribable {
+export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsubscribable {
   // The pod's alarm clock keeps its bookkeeping here.
   alarmAt = Number.POSITIVE_INFINITY
   alarmSlot = -1
@@ -57,6 +60,8 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   private listening = true
   private accepted = false
   private connectionState: ConnectionState | undefined
+  /** Since when the socket has not been open (since the start if it never was); undefined while open. */
+  private unopenSince: number | undefined
   private down = false
   /** Whether the socket was open when last seen, since the prompt was accepted. */
   private open: boolean | undefined
@@ -92,6 +97,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     const { signal } = this.settings
     if (signal?.aborted === true) return this.abort()
     signal?.addEventListener('abort', this)
+    this.context.prompts.add(this.ownId, this)
     if (this.settings.socket) {
       this.context.route(this.ownId, this)
       if (this.closed) return
@@ -144,9 +150,48 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   connection(state: ConnectionState): void {
     if (this.closed) return
     this.connectionState = state
+    if (state.state === 'open') this.unopenSince = undefined
+    else this.unopenSince ??= this.now()
+    this.act()
+    if (!this.closed) this.rearm()
+  }
+
+  lost(error: unknown): void {
+    // Otherwise the pod tries the socket again, and polling carries the job meanwhile.
+    if (isFatalError(error) || !this.settings.restFallback) this.fail(error)
+  }
+
+  queueShrank(): void {
+    // Only a prompt still waiting can have been deleted unannounced; a running one ends with a
+    // message, and a job on REST polls anyway.
+    if (this.closed || !this.accepted || this.hasStarted() || this.down) return
+    if (this.reconciling !== undefined || this.catchingUp !== undefined) return
+    this.reconciling = this.run(
+      this.rest().round$().pipe(catchError(nonFatal)),
+      () => (this.reconciling = undefined),
+    )
+  }
+
+  cancelled(phase: CancelledPhase | undefined): void {
+    this.fail(new ComfyCancelledError(this.promptId, phase ?? this.phase))
+  }
+
+  get phase(): CancelledPhase {
+    return this.hasStarted() ? 'running' : 'pending'
+  }
+
+  /** The signal's `abort` listener (an object, not a closure per job). */
+  handleEvent(): void {
+    this.abort()
+  }
+
+  /** Acts on the socket as it is now: sends the prompt when it may, or follows the socket. */
+  private act(): void {
+    const state = this.connectionState
+    if (state === undefined) return
     if (this.accepted) return this.follow(state)
     // Without a fallback, a prompt is only worth queueing once the socket that reports it is open.
-    const ready = state.state === 'open' || (this.settings.restFallback && state.state === 'failed')
+    const ready = state.state === 'open' || this.socketDown()
     const { submit } = this
     if (ready && submit !== undefined) {
       // Sent once.
@@ -161,14 +206,27 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     }
   }
 
-  lost(error: unknown): void {
-    // Otherwise the pod tries the socket again, and polling carries the job meanwhile.
-    if (isFatalError(error) || !this.settings.restFallback) this.fail(error)
+  /**
+   * Whether the job goes on over REST: the pod gave up on the socket, or it has not been open
+   * for `socketGraceMs`. Never without the fallback.
+   */
+  private socketDown(): boolean {
+    if (!this.settings.restFallback || this.connectionState === undefined) return false
+    return this.connectionState.state === 'failed' || this.now() >= this.graceEndsAt()
   }
 
-  /** The signal's `abort` listener (an object, not a closure per job). */
-  handleEvent(): void {
-    this.abort()
+  /** When the job acts on the end of the grace: Infinity when there is nothing left to wait for. */
+  private graceAlarmAt(): number {
+    if (!this.settings.restFallback) return Number.POSITIVE_INFINITY
+    const at = this.graceEndsAt()
+    return at > this.now() ? at : Number.POSITIVE_INFINITY
+  }
+
+  /** When the socket's grace runs out: Infinity while it is open or the pod has given up. */
+  private graceEndsAt(): number {
+    return this.unopenSince === undefined || this.connectionState?.state === 'failed'
+      ? Number.POSITIVE_INFINITY
+      : this.unopenSince + this.context.socketGraceMs
   }
 
   private accept(answered: string): void {
@@ -186,6 +244,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
       this.context.route(promptId, this)
       if (this.closed) return
     }
+    if (promptId !== this.ownId) this.context.prompts.add(promptId, this)
     if (this.connectionState !== undefined) this.follow(this.connectionState)
     if (this.closed) return
     // Polling, once started, asks where the prompt stands first thing.
@@ -210,7 +269,7 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
    * reopen.
    */
   private follow(state: ConnectionState): void {
-    const down = state.state === 'failed' ? true : state.state === 'open' ? false : this.down
+    const down = this.socketDown()
     if (down !== this.down) {
       this.down = down
       this.polling?.unsubscribe()
@@ -297,21 +356,26 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
   }
 
   /**
-   * One alarm per job, on the pod's clock: the deadlines, and the watchdog's next look at the
-   * silence.
+   * One alarm per job, on the pod's clock: the deadlines, the end of the socket's grace, and the
+   * watchdog's next look at the silence.
    */
   private rearm(): void {
     const due = Math.min(
       this.deadlineAt(),
       this.hasStarted() ? Number.POSITIVE_INFINITY : this.queueDeadlineAt(),
       this.accepted && !this.down ? this.silenceCheckAt() : Number.POSITIVE_INFINITY,
+      this.graceAlarmAt(),
     )
     if (due !== this.alarmAt) this.context.alarms.set(this, due)
   }
 
-  /** The alarm rang: a deadline passed, or the watchdog looks at the silence. */
+  /** The alarm rang: a deadline passed, the socket's grace ran out, or the watchdog looks. */
   ring(): void {
     const now = this.now()
+    if (now >= this.graceEndsAt()) {
+      this.act()
+      if (this.closed) return
+    }
     if (now >= this.deadlineAt()) {
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.timeoutMs))
     }
@@ -368,12 +432,18 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
 
   /** The REST side of the job, with the prompt's id as it is when a call starts. */
   private rest(): RestRounds {
-    return new RestRounds(this.context, this.settings, () => this.promptId)
+    return new RestRounds(
+      this.context,
+      this.settings,
+      () => this.promptId,
+      () => !this.state.graphKnown,
+    )
   }
 
   private abort(): void {
+    const { phase } = this
     this.cancel()
-    this.fail(new ComfyInterruptedError({ prompt_id: this.promptId }))
+    this.fail(new ComfyCancelledError(this.promptId, phase))
   }
 
   private cancel(): void {
@@ -400,6 +470,8 @@ export class PromptFollower implements PodListener, Alarm, Unsubscribable {
     this.closed = true
     this.stopListening()
     this.settings.signal?.removeEventListener('abort', this)
+    this.context.prompts.delete(this.ownId, this)
+    if (this.podId !== undefined) this.context.prompts.delete(this.podId, this)
     this.context.alarms.clear(this)
     for (const subscription of [
       this.throttle,

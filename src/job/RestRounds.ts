@@ -31,9 +31,11 @@ export class RestRounds {
     private readonly settings: JobSettings,
     /** The prompt's id when a call starts: the job's own until the pod answers with its. */
     private readonly promptId: () => string,
+    /** Whether the job still needs the prompt's graph (a tracked prompt's comes from the queue). */
+    private readonly needsGraph: () => boolean,
   ) {}
 
-  /** `GET /history/{id}`, as the reducer takes it. */
+  /** The prompt's outcome (`GET /history/{id}`, or the Jobs API's), as the reducer takes it. */
   history$(source: JobMethod): Observable<JobInput> {
     return defer(() => this.context.getHistory(this.promptId())).pipe(
       map((entry): JobInput => ({
@@ -45,9 +47,9 @@ export class RestRounds {
     )
   }
 
-  /** Where `GET /queue` puts the prompt, as the reducer takes it. */
+  /** Where the pod's queue puts the prompt, as the reducer takes it. */
   queue$(source: JobMethod): Observable<JobInput> {
-    return defer(() => this.context.queueState(this.promptId())).pipe(
+    return defer(() => this.context.queueState(this.promptId(), this.needsGraph())).pipe(
       map((queue): JobInput => ({
         kind: 'queue',
         at: this.context.scheduler.now(),
@@ -90,9 +92,10 @@ export class RestRounds {
 
   /**
    * REST rounds, the first at once, then on the pod-wide grid of `pollIntervalMs` (so that the
-   * jobs of a pod poll in the same tick and share their `GET /queue`), at least `pollIntervalMs`
-   * after the start of the round before; after a failed round that wait doubles (up to 30 s)
-   * until the pod answers again.
+   * jobs of a pod poll in the same tick and share their `GET /queue`): the first tick at least
+   * half an interval after the start of the round before, so that rounds come every
+   * `pollIntervalMs` once on the grid, and the first within 1.5 of it. After a failed round the
+   * wait doubles (up to 30 s), ticks skipped, until the pod answers again.
    */
   pollRounds$(): Observable<JobInput> {
     const { pollIntervalMs } = this.settings
@@ -113,7 +116,7 @@ export class RestRounds {
           const wait = Math.min(pollIntervalMs * 2 ** failures, MAX_POLL_INTERVAL_MS)
           const now = scheduler.now()
           const next = Math.max(
-            onGrid(startedAt + wait, pollIntervalMs),
+            onGrid(startedAt + wait - pollIntervalMs / 2, pollIntervalMs),
             onGrid(now, pollIntervalMs),
           )
           return timer(next - now, scheduler)

@@ -35,7 +35,7 @@ export interface TrackPromptOptions {
   readonly stallTimeoutMs?: number
   /**
    * Aborting it cancels the prompt on the pod (deleted while pending, interrupted by prompt id
-   * while running) and fails the job with `ComfyInterruptedError`.
+   * while running) and fails the job with `ComfyCancelledError` (a `ComfyInterruptedError`).
    * @default none
    */
   readonly signal?: AbortSignal
@@ -45,9 +45,9 @@ export interface TrackPromptOptions {
    */
   readonly cancelOnUnsubscribe?: boolean
   /**
-   * Fall back to REST polling when the socket is lost for good. With `false` the job uses the
-   * socket alone: it is queued only once the socket is open, and fails with
-   * `ComfyConnectionError` when the socket is lost.
+   * Go on over REST (submit, poll) while the socket is not open within the pod's `socketGraceMs`
+   * or has been lost. With `false` the job uses the socket alone: it is queued only once the
+   * socket is open, and fails with `ComfyConnectionError` when the socket is lost.
    * @default true
    */
   readonly restFallback?: boolean

@@ -1,6 +1,7 @@
 import { isLeft } from 'fp-ts/lib/Either.js'
 import type { Observable, ObservableInput } from 'rxjs'
-import type { ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
+import { assertPromptId } from './assertPromptId.js'
+import { PREVIEW_METHODS, type ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
 import { followPrompt } from './followPrompt.js'
 import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
@@ -29,21 +30,26 @@ export function executeWorkflow(
   workflow: Workflow,
   options: ExecuteWorkflowOptions = {},
 ): Observable<JobEvent> {
-  const { extraData = {}, front = false, promptId } = options
+  const { extraData = {}, front = false, promptId, previewMethod } = options
   assertWorkflow(workflow)
   assertTrackOptions(options)
-  if (promptId !== undefined && (typeof promptId !== 'string' || promptId === '')) {
-    throw new TypeError(`promptId must be a non-empty string, received ${String(promptId)}`)
-  }
+  if (promptId !== undefined) assertPromptId('promptId', promptId)
   if (typeof extraData !== 'object' || extraData === null) {
     throw new TypeError(`extraData must be an object, received ${String(extraData)}`)
   }
+  if (previewMethod !== undefined && !PREVIEW_METHODS.includes(previewMethod)) {
+    throw new TypeError(
+      `previewMethod must be one of ${PREVIEW_METHODS.join(', ')}, received ${String(previewMethod)}`,
+    )
+  }
+  const extra =
+    previewMethod === undefined ? extraData : { ...extraData, preview_method: previewMethod }
   return followPrompt(context, options, () => {
     const ownId = promptId ?? context.newPromptId()
     return {
       ownId,
       initial: initialJobState(ownId, workflow, context.scheduler.now(), context.viewUrl),
-      submit: () => queuePrompt({ workflow, promptId: ownId, extraData, front }),
+      submit: () => queuePrompt({ workflow, promptId: ownId, extraData: extra, front }),
     }
   })
 }

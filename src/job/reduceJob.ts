@@ -48,6 +48,12 @@ export interface JobState {
   readonly progressAt: number
   readonly progressSource: JobMethod
   readonly progressVersion: number
+  /**
+   * The first step message (`progress`) and the progress after it: the estimate of the time left
+   * is the rate since then, never the nodes that finished in milliseconds before it.
+   */
+  readonly rateFromAt: number | undefined
+  readonly rateFromProgress: number
   readonly submittedAt: number
   readonly startedAt: number | undefined
   /** The last queue snapshot did not list the prompt; a history without it makes a lost round. */
@@ -129,6 +135,8 @@ export function initialJobState(
     progressAt: submittedAt,
     progressSource: 'websocket',
     progressVersion: 0,
+    rateFromAt: undefined,
+    rateFromProgress: 0,
     submittedAt,
     startedAt: undefined,
     absentFromQueue: false,
@@ -206,7 +214,12 @@ function reduceMessage(state: JobState, message: PodMessage, at: number): JobSte
             ...base.nodes,
             [node]: { value: message.data.value, max: message.data.max, state: 'running' },
           }
-      return progressed(base, nodes, node, events, at, source)
+      const step = progressed(base, nodes, node, events, at, source)
+      if (step.state.rateFromAt !== undefined) return step
+      return {
+        state: revise(step.state, { rateFromAt: at, rateFromProgress: step.state.progress }),
+        events: step.events,
+      }
     }
     case 'progress_state': {
       const { state: started, events } = start(state, at, source)
@@ -410,6 +423,8 @@ function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobState[K]
     progressAt: state.progressAt,
     progressSource: state.progressSource,
     progressVersion: state.progressVersion,
+    rateFromAt: state.rateFromAt,
+    rateFromProgress: state.rateFromProgress,
     submittedAt: state.submittedAt,
     startedAt: state.startedAt,
     absentFromQueue: state.absentFromQueue,

@@ -10,22 +10,23 @@ import {
   timer,
 } from 'rxjs'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
-import { ComfyValidationError } from '../errors/ComfyValidationError.js'
+import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
+import { promptRejectionError } from '../errors/promptRejectionError.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
 import { AlarmClock } from '../job/AlarmClock.js'
+import { assertPromptId } from '../job/assertPromptId.js'
 import { executeWorkflow, type QueuePrompt } from '../job/executeWorkflow.js'
 import type { JobContext } from '../job/JobContext.js'
 import type { JobEvent } from '../job/JobEvent.js'
-import type { QueueState } from '../job/reduceJob.js'
+import { FollowedPrompts } from '../job/FollowedPrompts.js'
 import { trackPrompt } from '../job/trackPrompt.js'
 import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
-import { Workflow } from '../job/Workflow.js'
+import type { Workflow } from '../job/Workflow.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
-import { History, type HistoryEntry } from '../protocol/History.js'
-import { PromptAccepted, PromptRejected, type NodeErrors } from '../protocol/PromptResponse.js'
-import { Queue } from '../protocol/Queue.js'
+import type { HistoryEntry } from '../protocol/History.js'
+import { PromptAccepted, type NodeErrors } from '../protocol/PromptResponse.js'
+import type { Queue } from '../protocol/Queue.js'
 import { SystemStats } from '../protocol/SystemStats.js'
-import { isRight } from 'fp-ts/lib/Either.js'
 import type { ConnectionState } from './ConnectionState.js'
 import {
   resolvePodOptions,
@@ -35,18 +36,16 @@ import {
 import { podAddress, type PodAddress } from './podAddress.js'
 import type { PodDiagnostic } from './PodDiagnostic.js'
 import { PodHttpClient } from './PodHttpClient.js'
+import { PodPrompts } from './PodPrompts.js'
 import { MessageHub } from './MessageHub.js'
 import { podMessages$ } from './podMessages.js'
 import { redactUrl } from './redactUrl.js'
-
-/** How long a `GET /queue` waits for more jobs to ask before it is sent. */
-const QUEUE_READ_WINDOW_MS = 5
 
 /** Options of `pod.queueWorkflow(workflow, options)`. */
 export interface QueueWorkflowOptions {
   /**
    * The prompt id to ask for (servers from 0.3.45 use it; older ones pick their own, which is
-   * the one returned).
+   * the one returned): a lower-case hyphenated UUID, as ComfyUI 0.25+ requires.
    * @default a random UUID
    */
   readonly promptId?: string
@@ -126,8 +125,10 @@ export class ComfyPod {
   private readonly reconnect$ = new Subject<void>()
   /** `POST /prompt`s under way, by the prompt id asked for. */
   private readonly submitting = new Map<string, Promise<QueuedPrompt>>()
-  /** The `GET /queue` the jobs asking now share. */
-  private sharedQueue: Promise<Queue> | undefined
+  /** Where the pod's prompts stand, over REST. */
+  private readonly prompts: PodPrompts
+  /** The jobs of each prompt in this process. */
+  private readonly followed = new FollowedPrompts()
   private readonly jobContext: JobContext
   private readonly queuePrompt: QueuePrompt
 
@@ -147,6 +148,7 @@ export class ComfyPod {
       this.options.fetch,
       this.options.requestTimeoutMs,
     )
+    this.prompts = new PodPrompts(this.http, this.options.scheduler)
     this.connection$ = this.connection.asObservable()
     this.diagnostics$ = this.diagnostics.asObservable()
     this.messages$ = podMessages$(this.address, this.options, {
@@ -172,6 +174,8 @@ export class ComfyPod {
     this.jobContext = {
       scheduler: this.options.scheduler,
       alarms: new AlarmClock(this.options.scheduler),
+      prompts: this.followed,
+      socketGraceMs: this.options.socketGraceMs,
       newPromptId: () => randomUUID(),
       attach: (listener) => hub.attach(listener),
       detach: (listener) => hub.detach(listener),
@@ -179,8 +183,8 @@ export class ComfyPod {
       unroute: (promptId, listener) => hub.unroute(promptId, listener),
       reconnect: () => this.reconnect$.next(),
       lastMessageAt: () => hub.lastMessageAt(),
-      queueState: (promptId) => this.queueState(promptId),
-      getHistory: (promptId) => this.getHistory(promptId),
+      queueState: (promptId, graph) => this.prompts.queueState(promptId, graph),
+      getHistory: (promptId) => this.prompts.outcome(promptId),
       cancel: (promptId) => this.cancel(promptId),
       viewUrl: (image) => this.viewUrl(image),
     }
@@ -233,10 +237,12 @@ export class ComfyPod {
    * `POST /prompt` with this pod's `client_id` and a prompt id of its own.
    *
    * @returns the id the pod uses, its queue number and any dropped outputs' errors
+   * @throws TypeError for a promptId that is not a lower-case hyphenated UUID (before anything is sent)
    * @throws ComfyValidationError when the pod answers 400; ComfyHttpError for other failures
    */
   queueWorkflow(workflow: Workflow, options: QueueWorkflowOptions = {}): Promise<QueuedPrompt> {
     const { promptId = randomUUID() } = options
+    assertPromptId('promptId', promptId)
     // Kept until answered, so that a cancel that overtakes the answer still finds the prompt.
     // Registered before the request starts: a cancel may come while it is being sent.
     const queued = Promise.resolve().then(() => this.postPrompt(workflow, promptId, options))
@@ -260,15 +266,8 @@ export class ComfyPod {
     }
     const response = await this.http.request('POST', '/prompt', body)
     if (response.status === 400) {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(response.body)
-      } catch {
-        parsed = undefined
-      }
-      const rejected = PromptRejected.decode(parsed)
-      if (isRight(rejected))
-        throw new ComfyValidationError(rejected.right.error, rejected.right.node_errors ?? {})
+      const rejection = promptRejectionError(response.body, promptId)
+      if (rejection !== undefined) throw rejection
     }
     const accepted = this.http.decode(PromptAccepted, 'POST', '/prompt', response)
     return {
@@ -284,9 +283,8 @@ export class ComfyPod {
    * @returns the prompt's entry, or undefined while it has none (queued, running, unknown)
    * @throws ComfyHttpError
    */
-  async getHistory(promptId: string): Promise<HistoryEntry | undefined> {
-    const history = await this.http.json(History, 'GET', `/history/${encodeURIComponent(promptId)}`)
-    return history[promptId]
+  getHistory(promptId: string): Promise<HistoryEntry | undefined> {
+    return this.prompts.history(promptId)
   }
 
   /**
@@ -295,7 +293,7 @@ export class ComfyPod {
    * @throws ComfyHttpError
    */
   getQueue(): Promise<Queue> {
-    return this.http.json(Queue, 'GET', '/queue')
+    return this.prompts.queue()
   }
 
   /**
@@ -309,25 +307,34 @@ export class ComfyPod {
   }
 
   /**
-   * Cancels a prompt without touching anyone else's: deleted from the queue while pending,
-   * interrupted by prompt id while running (§5.7), nothing once it has finished. A prompt whose
-   * `POST /prompt` is still under way is cancelled once the pod has answered.
+   * Cancels a prompt without touching anyone else's: atomically by id on pods with the Jobs API
+   * (`POST /api/jobs/{id}/cancel`, ComfyUI 0.26+); elsewhere deleted from the queue while pending
+   * (interrupted if it started meanwhile), interrupted by prompt id while running (§5.7). Nothing
+   * once it has finished. A prompt whose `POST /prompt` is still under way is cancelled once the
+   * pod has answered. The jobs of this pod that follow the prompt end at once with
+   * `ComfyCancelledError` (ComfyUI sends nothing about a deleted prompt).
    *
+   * @example
+   * ```ts
+   * pod.executeWorkflow$(workflow, { promptId }).subscribe({
+   *   error: (error) => console.log(error.name, error.phase), // ComfyCancelledError pending
+   * })
+   * await pod.cancel(promptId)
+   * ```
+   * @returns where the prompt was when cancelled, or undefined if there was nothing to cancel
    * @throws ComfyHttpError
    */
-  async cancel(promptId: string): Promise<void> {
+  async cancel(promptId: string): Promise<CancelledPhase | undefined> {
     const submitting = this.submitting.get(promptId)
     if (submitting !== undefined) {
       const answer = await submitting.catch(() => undefined)
-      if (answer === undefined) return
+      if (answer === undefined) return undefined
       promptId = answer.promptId
     }
-    const queue = await this.getQueue()
-    if (queue.queue_pending.some(([, id]) => id === promptId)) {
-      await this.http.send('POST', '/queue', { delete: [promptId] })
-    } else if (queue.queue_running.some(([, id]) => id === promptId)) {
-      await this.http.send('POST', '/interrupt', { prompt_id: promptId })
-    }
+    const seenRunning = this.followed.phaseOf(promptId) === 'running'
+    const phase = await this.prompts.cancel(promptId, seenRunning)
+    if (phase !== undefined) this.followed.cancelled(promptId, phase)
+    return phase
   }
 
   /**
@@ -363,33 +370,6 @@ export class ComfyPod {
     this.reconnect$.complete()
   }
 
-  private async queueState(promptId: string): Promise<QueueState> {
-    const { queue_running, queue_pending } = await this.sharedQueueRead()
-    const running = queue_running.find(([, id]) => id === promptId)
-    if (running !== undefined) return { state: 'running', ...graphOf(running) }
-    const pending = queue_pending.find(([, id]) => id === promptId)
-    if (pending === undefined) return { state: 'absent' }
-    // `queue_pending` is a heap, not sorted (§5.4): the position counts the lower numbers.
-    const position = queue_pending.filter(([number]) => number < pending[0]).length
-    return { state: 'pending', position, ...graphOf(pending) }
-  }
-
-  /**
-   * One `GET /queue` for every job that asks within a few milliseconds: a reconnect, or the pod
-   * giving up on its socket, sets all its jobs asking at once, and polling jobs poll on a common
-   * grid. Sent after the last of them asked, so that each gets a snapshot newer than its question
-   * (the lost-prompt check depends on it, §5.14).
-   */
-  private sharedQueueRead(): Promise<Queue> {
-    this.sharedQueue ??= new Promise<void>((resolve) =>
-      setTimeout(resolve, QUEUE_READ_WINDOW_MS),
-    ).then(() => {
-      this.sharedQueue = undefined
-      return this.getQueue()
-    })
-    return this.sharedQueue
-  }
-
   private closedError(): ComfyConnectionError {
     return new ComfyConnectionError(
       'the pod is closed',
@@ -397,8 +377,4 @@ export class ComfyPod {
       'pod_closed',
     )
   }
-}
-
-function graphOf(item: readonly [number, string, unknown]): { workflow?: Workflow } {
-  return Workflow.is(item[2]) ? { workflow: item[2] } : {}
 }

@@ -7,7 +7,16 @@ import WebSocket from 'ws'
 export type WebSocketFactory = (
   url: string,
   options: { readonly headers: Readonly<Record<string, string>> },
-) => WebSocketLike & { binaryType?: string; readonly readyState?: number; ping?: () => void }
+) => WebSocketLike & {
+  binaryType?: string
+  readonly readyState?: number
+  ping?: () => void
+  /** Drops the connection at once, without the close handshake a dead connection never ends. */
+  terminate?: () => void
+  /** `ws`'s events; the pod listens for `pong` to know the connection still carries bytes. */
+  on?: (event: 'pong', listener: () => void) => unknown
+  off?: (event: 'pong', listener: () => void) => unknown
+}
 
 /** Options of `new ComfyPod(url, options)`. */
 export interface ComfyPodOptions {
@@ -29,9 +38,18 @@ export interface ComfyPodOptions {
    */
   readonly connectTimeoutMs?: number
   /**
+   * How long a job waits for the socket to be open — before its prompt is sent, or after the
+   * socket dropped — before it goes on over REST (submits, polls on the pod's shared grid) while
+   * the pod keeps trying the socket. Once the socket opens, the job returns to it after one
+   * reconcile round.
+   * @default 1000
+   */
+  readonly socketGraceMs?: number
+  /**
    * Reconnect attempts after the socket fails or drops, before the pod gives up: `messages$`
-   * errors with `ComfyConnectionError` and jobs fall back to REST polling. The count starts over
-   * once a connection opens. With the defaults the pod gives up within 1.75–3.5 s.
+   * errors with `ComfyConnectionError`. The count starts over once a connection opens. With the
+   * defaults the pod gives up within 1.75–3.5 s on a refused socket; its jobs are on REST by then
+   * (`socketGraceMs`), and the pod tries the socket again every `maxReconnectDelayMs`.
    * @default 3
    */
   readonly maxReconnectAttempts?: number
@@ -48,10 +66,19 @@ export interface ComfyPodOptions {
    */
   readonly maxReconnectDelayMs?: number
   /**
-   * Interval of WebSocket pings; ComfyUI never pings, and idle proxies cut silent sockets (§1.5).
-   * @default 25000
+   * A WebSocket ping is sent when the socket has carried nothing for this long. ComfyUI never
+   * pings but answers pings (§1.5); the pings keep idle proxies from cutting the socket and let
+   * the pod tell a quiet pod (it answers) from a dead connection (it does not, `pongTimeoutMs`).
+   * @default 1000
    */
   readonly pingIntervalMs?: number
+  /**
+   * How long the pod waits for anything — the pong or any frame — after a ping. Past it the
+   * connection is taken as dead (a frozen proxy or NAT entry: TCP open, nothing forwarded) and
+   * replaced; its state shows `reconnecting` with reason `stalled`.
+   * @default 2000
+   */
+  readonly pongTimeoutMs?: number
   /**
    * How long the socket stays open after the last listener has gone, so that back-to-back jobs
    * share one connection.
@@ -100,10 +127,12 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     clientId = randomUUID(),
     headers = {},
     connectTimeoutMs = 10_000,
+    socketGraceMs = 1_000,
     maxReconnectAttempts = 3,
     reconnectDelayMs = 500,
     maxReconnectDelayMs = 30_000,
-    pingIntervalMs = 25_000,
+    pingIntervalMs = 1_000,
+    pongTimeoutMs = 2_000,
     idleCloseMs = 5_000,
     requestTimeoutMs = 30_000,
     fetch = globalThis.fetch,
@@ -115,10 +144,12 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     invalid('clientId', clientId, 'a non-empty string')
   if (typeof headers !== 'object' || headers === null) invalid('headers', headers, 'an object')
   positive('connectTimeoutMs', connectTimeoutMs)
+  nonNegative('socketGraceMs', socketGraceMs)
   nonNegativeInteger('maxReconnectAttempts', maxReconnectAttempts)
   nonNegative('reconnectDelayMs', reconnectDelayMs)
   nonNegative('maxReconnectDelayMs', maxReconnectDelayMs)
   positive('pingIntervalMs', pingIntervalMs)
+  positive('pongTimeoutMs', pongTimeoutMs)
   nonNegative('idleCloseMs', idleCloseMs)
   positive('requestTimeoutMs', requestTimeoutMs)
   if (typeof fetch !== 'function') invalid('fetch', fetch, 'a function')
@@ -129,10 +160,12 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     clientId,
     headers,
     connectTimeoutMs,
+    socketGraceMs,
     maxReconnectAttempts,
     reconnectDelayMs,
     maxReconnectDelayMs,
     pingIntervalMs,
+    pongTimeoutMs,
     idleCloseMs,
     requestTimeoutMs,
     fetch,

@@ -5,6 +5,12 @@ import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from './ConnectionState.js'
 import { PromptRouter } from './PromptRouter.js'
 
+/**
+ * Least time between two queue checks set off by `status`: a pod that finishes a prompt every few
+ * milliseconds costs at most a few `GET /queue` a second, however many jobs wait.
+ */
+const QUEUE_CHECK_MS = 500
+
 /** What a hub is made of: the pod's streams and how it retries. */
 export interface MessageHubSource {
   /** The pod's messages; errors when the socket is lost, completes when the pod is closed. */
@@ -21,7 +27,9 @@ export interface MessageHubSource {
 /**
  * Where the jobs of a pod listen: one subscription to its messages and one to its state for
  * every attached job, a Map lookup per message, and one retry timer after a loss. A job holds
- * no subscription of its own, so an idle job costs a route and a Set entry.
+ * no subscription of its own, so an idle job costs a route and a Set entry. A `status` whose
+ * `queue_remaining` dropped tells the jobs (leading and trailing edges, at most every
+ * `QUEUE_CHECK_MS`): ComfyUI announces a deleted prompt no other way.
  */
 export class MessageHub implements JobSocket {
   private readonly router = new PromptRouter()
@@ -31,6 +39,10 @@ export class MessageHub implements JobSocket {
   private socket: Subscription | undefined
   private retry: Subscription | undefined
   private lastFrameAt = Number.NEGATIVE_INFINITY
+  /** `queue_remaining` of the last `status` on this connection. */
+  private queueRemaining: number | undefined
+  private queueCheck: Subscription | undefined
+  private queueCheckDue = false
 
   constructor(private readonly source: MessageHubSource) {}
 
@@ -82,6 +94,9 @@ export class MessageHub implements JobSocket {
     this.socket = undefined
     this.retry?.unsubscribe()
     this.retry = undefined
+    this.queueCheck?.unsubscribe()
+    this.queueCheck = undefined
+    this.queueCheckDue = false
   }
 
   route(promptId: string, listener: PodListener): void {
@@ -105,16 +120,37 @@ export class MessageHub implements JobSocket {
     const socket = new Subscription()
     this.socket = socket
     this.lastFrameAt = this.source.scheduler.now()
+    this.queueRemaining = undefined
     socket.add(
       this.source.messages$.subscribe({
         next: (message) => {
           this.lastFrameAt = this.source.scheduler.now()
-          this.router.dispatch(message)
+          if (message.type === 'status') this.status(message.data.status?.exec_info.queue_remaining)
+          else this.router.dispatch(message)
         },
         error: (error: unknown) => this.lose(error),
         complete: () => this.lose(this.source.closedError()),
       }),
     )
+  }
+
+  private status(remaining: number | undefined): void {
+    const before = this.queueRemaining
+    this.queueRemaining = remaining
+    if (before === undefined || remaining === undefined || remaining >= before) return
+    if (this.queueCheck !== undefined) this.queueCheckDue = true
+    else this.queueShrank()
+  }
+
+  private queueShrank(): void {
+    for (const listener of [...this.listeners]) listener.queueShrank()
+    if (this.listeners.size === 0) return
+    this.queueCheck = this.source.scheduler.schedule(() => {
+      this.queueCheck = undefined
+      if (!this.queueCheckDue) return
+      this.queueCheckDue = false
+      this.queueShrank()
+    }, QUEUE_CHECK_MS)
   }
 
   private lose(error: unknown): void {

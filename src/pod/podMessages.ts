@@ -1,8 +1,7 @@
 import {
   catchError,
   defer,
-  ignoreElements,
-  interval,
+  EMPTY,
   map,
   merge,
   Observable,
@@ -22,6 +21,7 @@ import type { ConnectionState } from './ConnectionState.js'
 import type { ResolvedPodOptions } from './ComfyPodOptions.js'
 import type { PodAddress } from './podAddress.js'
 import type { PodDiagnostic } from './PodDiagnostic.js'
+import { keepAlive$ } from './keepAlive.js'
 import { reconnectDelay } from './reconnectDelay.js'
 import { redactUrl } from './redactUrl.js'
 
@@ -45,7 +45,8 @@ const HANDSHAKE = JSON.stringify({
 
 /**
  * The decoded messages of a pod's WebSocket, cold: each subscription opens a socket, sends the
- * feature-flags handshake, pings, and reconnects with capped exponential backoff and jitter when
+ * feature-flags handshake, pings it when silent and replaces it when a ping goes unanswered
+ * (`keepAlive$`), and reconnects with capped exponential backoff and jitter when
  * the socket fails or drops. Errors with `ComfyConnectionError` once the attempts are spent, and
  * with `ComfyAuthError` at once on a 401/403 upgrade (retrying would only storm the pod).
  */
@@ -54,11 +55,13 @@ export function podMessages$(
   options: ResolvedPodOptions,
   report: SocketReport,
 ): Observable<PodMessage> {
-  const { webSocketFactory, connectTimeoutMs, pingIntervalMs, scheduler } = options
+  const { webSocketFactory, connectTimeoutMs, pingIntervalMs, pongTimeoutMs, scheduler } = options
   const headers = { ...options.headers, ...address.headers }
   const url = redactUrl(address.wsUrl)
   // Attempts since the last open socket; each new life of the shared stream starts from 0.
   let attempt = 0
+  // Frames received, counted where they are decoded: the keep-alive's sign of life.
+  const received = { frames: 0 }
 
   const connection$ = defer(() => {
     attempt++
@@ -90,18 +93,22 @@ export function podMessages$(
         const frames$ = getResponses(of(HANDSHAKE))
         attempt = 0
         report.state({ state: 'open', connectTimeMs: scheduler.now() - startedAt })
-        const pings$ = interval(pingIntervalMs, scheduler).pipe(
-          tap(() => {
-            if (socket?.readyState === 1) socket.ping?.()
-          }),
-          ignoreElements(),
-        )
+        const alive$ =
+          socket === undefined
+            ? EMPTY
+            : keepAlive$(socket, {
+                pingIntervalMs,
+                pongTimeoutMs,
+                scheduler,
+                frames: () => received.frames,
+                url,
+              })
         const restart$ = report.reconnect$.pipe(
           map(() => {
             throw new ComfyConnectionError(`${url} was silent; reconnecting`, url, 'stalled')
           }),
         )
-        return merge(frames$, pings$, restart$)
+        return merge(frames$, alive$, restart$)
       }),
       catchError((error: unknown) => throwError(() => toConnectionError(error, url))),
     )
@@ -143,15 +150,16 @@ export function podMessages$(
         },
       }),
     )
-  }).pipe(decodeFrames(report))
+  }).pipe(decodeFrames(report, received))
 }
 
 /** Decodes each frame; a bad one goes to the diagnostics instead. One operator, no `Either`. */
-function decodeFrames(report: SocketReport) {
+function decodeFrames(report: SocketReport, received: { frames: number }) {
   return (frames$: Observable<string | ArrayBuffer>): Observable<PodMessage> =>
     new Observable((subscriber) =>
       frames$.subscribe({
         next: (frame) => {
+          received.frames++
           const decoded = decodeFrameValue(frame)
           if (isDecodeIssue(decoded)) report.diagnostic(decoded)
           else subscriber.next(decoded)
