@@ -44,8 +44,8 @@ function context(scheduler: TestScheduler, fakes: Fakes) {
   return {
     run: (job: Workflow, options?: ExecuteWorkflowOptions) =>
       executeWorkflow(ctx, queuePrompt, job, options),
-    /** What jobs hold on the pod: alarms, routes and attached listeners. */
-    held: () => [ctx.alarms.size, ctx.hub.routes, ctx.hub.attached],
+    /** What jobs hold on the pod: alarms, routes, attached listeners and followed prompts. */
+    held: () => [ctx.alarms.size, ctx.hub.routes, ctx.hub.attached, ctx.prompts.size],
   }
 }
 
@@ -159,7 +159,7 @@ describe('executeWorkflow$', () => {
         z: `completed:${theirs}`,
       })
       scheduler.flush()
-      expect(ctx.held()).toEqual([0, 0, 0])
+      expect(ctx.held()).toEqual([0, 0, 0, 0])
     })
   })
 
@@ -207,7 +207,7 @@ describe('executeWorkflow$', () => {
         q: 'queued',
       })
       scheduler.flush()
-      expect(ctx.held()).toEqual([0, 0, 0])
+      expect(ctx.held()).toEqual([0, 0, 0, 0])
     })
   })
 
@@ -266,10 +266,25 @@ describe('executeWorkflow$', () => {
       ctx.run(workflow, { promptId: P2, timeoutMs: 3 }).subscribe(record)
       const dropped = ctx.run(workflow, { promptId: P3 }).subscribe(record)
       scheduler.schedule(() => dropped.unsubscribe(), 2)
-      scheduler.schedule(() => expect(ctx.held()).toEqual([1, 1, 1]), 4)
+      scheduler.schedule(() => expect(ctx.held()).toEqual([1, 1, 1, 1]), 4)
       scheduler.flush()
       expect(ends).toEqual(['error', 'complete'])
-      expect(ctx.held()).toEqual([0, 0, 0])
+      expect(ctx.held()).toEqual([0, 0, 0, 0])
+    })
+  })
+
+  it('leaves nothing on its pod when an old server picked the id of a prompt followed over REST', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot }) => {
+      const ctx = context(scheduler, {
+        messages$: hot<PodMessage>('-'),
+        queuePrompt: () => of({ promptId: 'picked-by-the-pod' }),
+      })
+      const job = ctx.run(workflow, { socket: false }).subscribe()
+      scheduler.schedule(() => expect(ctx.held()).toEqual([1, 0, 0, 2]), 1)
+      scheduler.schedule(() => job.unsubscribe(), 2)
+      scheduler.flush()
+      expect(ctx.held()).toEqual([0, 0, 0, 0])
     })
   })
 

@@ -16,6 +16,11 @@ export interface CancellableJob {
 export class FollowedPrompts {
   private readonly jobs = new Map<string, CancellableJob | CancellableJob[]>()
 
+  /** Number of prompts followed. */
+  get size(): number {
+    return this.jobs.size
+  }
+
   add(promptId: string, job: CancellableJob): void {
     const present = this.jobs.get(promptId)
     if (present === undefined) this.jobs.set(promptId, job)

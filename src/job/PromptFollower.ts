@@ -36,8 +36,9 @@ const NO_SOCKET: ConnectionState = {
  * One job, from subscription to its single end. Socket messages and the REST snapshots of the
  * fallback go through the one reducer. A socket that is not open within `socketGraceMs` — before
  * the prompt is sent or after a drop — is not waited for: the job submits and polls over REST
- * while the pod keeps trying, and returns to the socket after one reconcile round once it opens; progress is throttled like `throttleTime` (leading and
- * trailing edges) on the state, so a dropped update costs no event. An idle job is this record,
+ * while the pod keeps trying, and returns to the socket after one reconcile round once it opens.
+ * Progress is throttled like `throttleTime` (leading and trailing edges) on the state, so a
+ * dropped update costs no event. An idle job is this record,
  * its routes and one timer: the pod relays socket states to it, and REST work (polling while the
  * socket is down, a round after each reconnect, the silence watchdog) runs only while needed.
  */
@@ -60,7 +61,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
   private listening = true
   private accepted = false
   private connectionState: ConnectionState | undefined
-  /** Since when the socket has not been open (since the start if it never was); undefined while open. */
+  /** Since when the socket has not been open (the start, if it never was); undefined while open. */
   private unopenSince: number | undefined
   private down = false
   /** Whether the socket was open when last seen, since the prompt was accepted. */
@@ -239,12 +240,12 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     if (this.closed) return
     // An old server ignores our id and picks its own: follow that one too, from the messages
     // that came before its answer.
-    if (promptId !== this.ownId && this.listening) {
+    if (promptId !== this.ownId) {
       this.podId = promptId
-      this.context.route(promptId, this)
+      this.context.prompts.add(promptId, this)
+      if (this.listening) this.context.route(promptId, this)
       if (this.closed) return
     }
-    if (promptId !== this.ownId) this.context.prompts.add(promptId, this)
     if (this.connectionState !== undefined) this.follow(this.connectionState)
     if (this.closed) return
     // Polling, once started, asks where the prompt stands first thing.
