@@ -143,6 +143,8 @@ describe('startComfySimulator', () => {
 
     it('queues a prompt with a failing output and reports it in node_errors of the 200', async () => {
       const sim = await start()
+      // Held in the queue, so that its item can be read there.
+      sim.pause()
       const prompt = {
         ...tiny(),
         '3': {
@@ -175,8 +177,7 @@ describe('startComfySimulator', () => {
         queue_running: unknown[][]
         queue_pending: unknown[][]
       }
-      const item = queue.queue_running[0] ?? queue.queue_pending[0]
-      expect(item?.[4]).toEqual(['2'])
+      expect(queue.queue_pending[0]?.[4]).toEqual(['2'])
     })
 
     it('answers 500 to a body that is not JSON', async () => {
