@@ -14,9 +14,9 @@ import {
   type ComfySimulator,
   type ComfySimulatorOptions,
 } from '../../src/simulator/index.js'
-import { toProgressUpdate } from '../../src/sse/toProgressUpdate.js'
+import { toProgressUpdate } from '../../src/progress/toProgressUpdate.js'
 import { toServerSentEvents } from '../../src/sse/toServerSentEvents.js'
-import { userSafeMessage } from '../../src/sse/userSafeMessage.js'
+import { userSafeMessage } from '../../src/progress/userSafeMessage.js'
 import { ComfyStoreError } from '../../src/errors/ComfyStoreError.js'
 import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import type { ProgressStore } from '../../src/store/ProgressStore.js'

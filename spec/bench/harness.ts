@@ -10,7 +10,8 @@ import {
   type Workflow,
 } from '../../src/index.js'
 import type { PodMessage } from '../../src/protocol/decodeFrame.js'
-import { initialJobState, reduceJob, type JobState } from '../../src/job/reduceJob.js'
+import type { JobState } from '../../src/job/JobState.js'
+import { initialJobState, reduceJob } from '../../src/job/reduceJob.js'
 
 export const TARGET = 'bench-target-prompt'
 

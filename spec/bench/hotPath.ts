@@ -101,7 +101,8 @@ function bucketOf(functionName: string, url: string): string {
   // compileGuard's generated code has no file: `guard` and its helpers `h0`, `h1`, …
   if (url === '' && /^(guard|h\d+)$/.test(functionName))
     return 'io-ts guards, compiled (protocol/compileGuard.ts)'
-  if (url.includes('/src/pod/')) return 'pod and router (pod/*.ts)'
+  if (url.includes('/src/socket/') || url.includes('/src/pod/'))
+    return 'socket, router and pod (socket/*.ts, pod/*.ts)'
   if (url.includes('/src/protocol/')) return 'decodeFrame, other (protocol/*.ts)'
   if (url.includes('/spec/')) return 'benchmark harness (fake socket)'
   return functionName === '' ? '(native)' : `${functionName} (native)`

@@ -185,7 +185,7 @@ describe('progressUpdates$', () => {
       'src/browser/index.ts',
       'src/browser/progressUpdates.ts',
       'src/errors/ComfyError.ts',
-      'src/sse/parseProgressUpdate.ts',
+      'src/progress/parseProgressUpdate.ts',
     ])
   })
 })

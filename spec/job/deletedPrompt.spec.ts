@@ -9,7 +9,7 @@ import {
   type PodMessage,
 } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
-import type { QueueState } from '../../src/job/reduceJob.js'
+import type { QueueState } from '../../src/job/JobState.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import { fakeJobContext } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'

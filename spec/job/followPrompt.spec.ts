@@ -18,7 +18,7 @@ import {
   type PodMessage,
 } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
-import type { QueueState } from '../../src/job/reduceJob.js'
+import type { QueueState } from '../../src/job/JobState.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
 import { fakeJobContext, type FakePod } from '../support/fakeJobContext.js'

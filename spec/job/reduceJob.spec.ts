@@ -6,17 +6,12 @@ import {
   decodeFrame,
   type JobEvent,
 } from '../../src/index.js'
-import {
-  initialJobState,
-  reduceJob,
-  type JobFailed,
-  type JobInput,
-  type JobState,
-} from '../../src/job/reduceJob.js'
+import type { JobInput, JobState } from '../../src/job/JobState.js'
+import { initialJobState, reduceJob, type JobFailed } from '../../src/job/reduceJob.js'
 import { progressEvent } from '../../src/job/progressEvent.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
-import { PromptRouter } from '../../src/pod/PromptRouter.js'
+import { PromptRouter } from '../../src/socket/PromptRouter.js'
 import { readTrace, type TraceEntry } from '../support/traces.js'
 
 const viewUrl = ({ filename }: { filename: string }) => `http://pod/view?filename=${filename}`

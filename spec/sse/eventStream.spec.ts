@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { ComfyTimeoutError } from '../../src/index.js'
 import { encodeEvent, EventStreamSession } from '../../src/sse/eventStream.js'
 import { eventStreamFrames$, type EventStreamFrame } from '../../src/sse/eventStreamFrames.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import {
   resolveServerSentEventsOptions,
   type ServerSentEventsOptions,

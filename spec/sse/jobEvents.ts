@@ -1,5 +1,5 @@
 import type { JobEvent } from '../../src/index.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 
 // Job events and updates of one prompt, for the SSE specs.
 

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { BehaviorSubject, EMPTY, finalize, NEVER, Subject, startWith } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { toEventStreamResponse } from '../../src/sse/toEventStreamResponse.js'
 import { done, processing } from './jobEvents.js'
 import { allBlocks, readBlocks, startServer, updatesOf, type TestServer } from './sseClient.js'

@@ -4,7 +4,7 @@ import { BehaviorSubject, EMPTY, finalize, NEVER, type Observable, startWith, Su
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ComfyPod, type JobEvent, type Workflow } from '../../src/index.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { toServerSentEvents } from '../../src/sse/toServerSentEvents.js'
 import txt2img from '../../examples/workflows/txt2img.json' with { type: 'json' }
 import { done, processing } from './jobEvents.js'

@@ -1,7 +1,7 @@
 import { lastValueFrom, toArray } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import { done, P, processing } from '../sse/jobEvents.js'
 

@@ -9,7 +9,7 @@ import {
   VirtualTimeScheduler,
 } from 'rxjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { ComfyStoreError } from '../../src/errors/ComfyStoreError.js'
 import type { ProgressStoreDiagnostic } from '../../src/store/ProgressStore.js'
 import { RedisProgressStore, type RedisProgressStoreOptions } from '../../src/store/index.js'

@@ -6,7 +6,7 @@ import {
   ComfyValidationError,
   type JobEvent,
 } from '../../src/index.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import type { ProgressStore } from '../../src/store/ProgressStore.js'
 import { publishProgress } from '../../src/store/publishProgress.js'

@@ -1,6 +1,6 @@
 import type { Workflow } from '../../src/index.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { readBlocks, type StreamBlock } from '../sse/sseClient.js'
 import txt2img from '../../examples/workflows/txt2img.json' with { type: 'json' }
 

@@ -1,7 +1,7 @@
 import { NEVER, type Observable } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it } from 'vitest'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import type { ProgressStore } from '../../src/store/ProgressStore.js'
 import { watchProgress$ } from '../../src/store/watchProgress.js'

@@ -5,7 +5,7 @@ import { AlarmClock } from '../../src/job/AlarmClock.js'
 import { FollowedPrompts } from '../../src/job/FollowedPrompts.js'
 import type { JobContext } from '../../src/job/JobContext.js'
 import { resolvePodOptions } from '../../src/pod/ComfyPodOptions.js'
-import { MessageHub } from '../../src/pod/MessageHub.js'
+import { MessageHub } from '../../src/socket/MessageHub.js'
 
 /** What a fake pod is made of: its streams, and any of the job context's effects. */
 export interface FakePod extends Partial<Omit<JobContext, 'scheduler'>> {

@@ -1,4 +1,4 @@
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 import type { JobType } from './AnalyticsEvent.js'
 
 const JOB_TYPES: readonly unknown[] = ['image_generation', 'lora_training', 'face_swap']

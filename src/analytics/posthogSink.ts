@@ -1,5 +1,5 @@
 import { PostHog, type PostHogOptions } from 'posthog-node'
-import { invalid, positive } from '../pod/ComfyPodOptions.js'
+import { invalid, positive } from '../internal/optionChecks.js'
 import type { AnalyticsEvent } from './AnalyticsEvent.js'
 import type { AnalyticsSink } from './AnalyticsSink.js'
 

@@ -1,4 +1,4 @@
-import { redactUrl } from '../pod/redactUrl.js'
+import { redactUrl } from '../internal/redactUrl.js'
 
 const URLS = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>()]+/gi
 const AUTH_VALUES =

@@ -2,4 +2,4 @@
 export { progressUpdates$ } from './progressUpdates.js'
 export type { EventSourceLike, ProgressUpdatesOptions } from './progressUpdates.js'
 export { ProgressStreamError } from './ProgressStreamError.js'
-export type { ProgressImage, ProgressStatus, ProgressUpdate } from '../sse/ProgressUpdate.js'
+export type { ProgressImage, ProgressStatus, ProgressUpdate } from '../progress/ProgressUpdate.js'

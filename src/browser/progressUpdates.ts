@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import { ProgressStreamError } from './ProgressStreamError.js'
-import { parseProgressUpdate, PROGRESS_STATUSES } from '../sse/parseProgressUpdate.js'
+import { parseProgressUpdate, PROGRESS_STATUSES } from '../progress/parseProgressUpdate.js'
 
 // Bundled for browsers: no Node module, nothing from the server side but types.
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import type { ComfyImage } from '../job/ComfyUIJobResult.js'
-import { redactUrl } from '../pod/redactUrl.js'
+import { redactUrl } from '../internal/redactUrl.js'
 import { CliError, ExitCode } from './CliError.js'
 
 /** An output image saved to disk. */

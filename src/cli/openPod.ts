@@ -1,8 +1,8 @@
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 import { ComfyPod } from '../pod/ComfyPod.js'
-import { podAddress } from '../pod/podAddress.js'
-import { redactUrl } from '../pod/redactUrl.js'
+import { podAddress } from '../socket/podAddress.js'
+import { redactUrl } from '../internal/redactUrl.js'
 import type { CliContext } from './CliContext.js'
 import { CliError, ExitCode } from './CliError.js'
 

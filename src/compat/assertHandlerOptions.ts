@@ -1,5 +1,5 @@
 import { assertJobType } from '../analytics/assertJobType.js'
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 
 /** Validates the options both compat clients share; throws a `TypeError` naming the option. */
 export function assertHandlerOptions(options: {

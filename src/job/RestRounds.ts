@@ -15,9 +15,9 @@ import {
 } from 'rxjs'
 import { isFatalError } from '../errors/isFatalError.js'
 import type { JobMethod } from './ComfyUIJobResult.js'
-import type { JobSettings } from './followPrompt.js'
+import type { JobSettings } from './JobSettings.js'
 import type { JobContext } from './JobContext.js'
-import type { JobInput } from './reduceJob.js'
+import type { JobInput } from './JobState.js'
 
 const MAX_POLL_INTERVAL_MS = 30_000
 

@@ -1,6 +1,6 @@
 import type { JobProgress } from './JobEvent.js'
 import { round1, summarizeNodes } from './measureProgress.js'
-import type { JobState } from './reduceJob.js'
+import type { JobState } from './JobState.js'
 
 /**
  * The `progress` event of a job's state as of its last progress change, with the estimate of

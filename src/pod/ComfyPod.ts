@@ -27,19 +27,19 @@ import type { HistoryEntry } from '../protocol/History.js'
 import { PromptAccepted, type NodeErrors } from '../protocol/PromptResponse.js'
 import type { Queue } from '../protocol/Queue.js'
 import { SystemStats } from '../protocol/SystemStats.js'
-import type { ConnectionState } from './ConnectionState.js'
+import type { ConnectionState } from '../socket/ConnectionState.js'
 import {
   resolvePodOptions,
   type ComfyPodOptions,
   type ResolvedPodOptions,
 } from './ComfyPodOptions.js'
-import { podAddress, type PodAddress } from './podAddress.js'
-import type { PodDiagnostic } from './PodDiagnostic.js'
+import { podAddress, type PodAddress } from '../socket/podAddress.js'
+import type { PodDiagnostic } from '../socket/PodDiagnostic.js'
 import { PodHttpClient } from './PodHttpClient.js'
 import { PodPrompts } from './PodPrompts.js'
-import { MessageHub } from './MessageHub.js'
-import { podMessages$ } from './podMessages.js'
-import { redactUrl } from './redactUrl.js'
+import { MessageHub } from '../socket/MessageHub.js'
+import { podMessages$ } from '../socket/podMessages.js'
+import { redactUrl } from '../internal/redactUrl.js'
 
 /** Options of `pod.queueWorkflow(workflow, options)`. */
 export interface QueueWorkflowOptions {

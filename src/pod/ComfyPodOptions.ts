@@ -1,22 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
-import type { WebSocketLike } from 'rxjs-websockets'
 import WebSocket from 'ws'
-
-/** Creates the pod's WebSocket. The default uses `ws` and sends `headers` on the handshake. */
-export type WebSocketFactory = (
-  url: string,
-  options: { readonly headers: Readonly<Record<string, string>> },
-) => WebSocketLike & {
-  binaryType?: string
-  readonly readyState?: number
-  ping?: () => void
-  /** Drops the connection at once, without the close handshake a dead connection never ends. */
-  terminate?: () => void
-  /** `ws`'s events; the pod listens for `pong` to know the connection still carries bytes. */
-  on?: (event: 'pong', listener: () => void) => unknown
-  off?: (event: 'pong', listener: () => void) => unknown
-}
+import { invalid, nonNegative, nonNegativeInteger, positive } from '../internal/optionChecks.js'
+import type { WebSocketFactory } from '../socket/WebSocketFactory.js'
 
 /** Options of `new ComfyPod(url, options)`. */
 export interface ComfyPodOptions {
@@ -112,6 +98,8 @@ export interface ComfyPodOptions {
   readonly random?: () => number
 }
 
+export type { WebSocketFactory }
+
 /** The options with every default applied. */
 export type ResolvedPodOptions = Required<ComfyPodOptions>
 
@@ -173,32 +161,4 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     scheduler,
     random,
   }
-}
-
-/** Throws the `TypeError` of an invalid option. */
-export function invalid(name: string, value: unknown, expected: string): never {
-  throw new TypeError(`${name} must be ${expected}, received ${describe(value)}`)
-}
-
-/** Checks a number option is finite and > 0. */
-export function positive(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    invalid(name, value, 'a number > 0')
-}
-
-function nonNegative(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    invalid(name, value, 'a number >= 0')
-}
-
-function nonNegativeInteger(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    invalid(name, value, 'an integer >= 0')
-  }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'function') return 'a function'
-  if (typeof value === 'string') return JSON.stringify(value)
-  return String(value)
 }

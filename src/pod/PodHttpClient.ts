@@ -3,8 +3,8 @@ import { isLeft } from 'fp-ts/lib/Either.js'
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 import { formatValidationErrors } from '../protocol/formatValidationErrors.js'
-import type { PodAddress } from './podAddress.js'
-import { redactUrl } from './redactUrl.js'
+import type { PodAddress } from '../socket/podAddress.js'
+import { redactUrl } from '../internal/redactUrl.js'
 
 /** A pod's answer: its status and body text. */
 export interface PodResponse {

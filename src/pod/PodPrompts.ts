@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
-import type { QueueState } from '../job/reduceJob.js'
+import type { QueueState } from '../job/JobState.js'
 import { Workflow } from '../job/Workflow.js'
 import { History, type HistoryEntry } from '../protocol/History.js'
 import { Job, JobCancelAnswer, JobList } from '../protocol/Jobs.js'

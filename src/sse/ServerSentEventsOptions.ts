@@ -1,10 +1,10 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 import {
   resolveProgressUpdateOptions,
   type ProgressUpdateOptions,
   type ResolvedProgressUpdateOptions,
-} from './ProgressUpdateOptions.js'
+} from '../progress/ProgressUpdateOptions.js'
 
 /** Anything that can cancel a prompt on its pod; a `ComfyPod` is one. */
 export interface PromptCanceller {

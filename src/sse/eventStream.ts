@@ -1,8 +1,8 @@
 import type { Observable, Subscription } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
 import { eventStreamFrames$ } from './eventStreamFrames.js'
-import { isFinal } from './LatestUpdate.js'
-import type { ProgressUpdate } from './ProgressUpdate.js'
+import { isFinal } from '../progress/LatestUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import type { ResolvedServerSentEventsOptions } from './ServerSentEventsOptions.js'
 
 // The transport-independent part of the SSE helpers: what to send (updates, keepalives) and how

@@ -6,8 +6,8 @@ import {
   type Unsubscribable,
 } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
-import { isFinal, LatestUpdate } from './LatestUpdate.js'
-import type { ProgressUpdate } from './ProgressUpdate.js'
+import { isFinal, LatestUpdate } from '../progress/LatestUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import type { ResolvedServerSentEventsOptions } from './ServerSentEventsOptions.js'
 
 /** What the stream sends next: an update, or a keepalive comment. */

@@ -1,8 +1,8 @@
 import type { Observable } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 import { EVENT_STREAM_HEADERS, EventStreamSession } from './eventStream.js'
-import type { ProgressUpdate } from './ProgressUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import {
   resolveServerSentEventsOptions,
   type ServerSentEventsOptions,

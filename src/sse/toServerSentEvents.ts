@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { type Observable, Subscription } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
 import { EVENT_STREAM_HEADERS, EventStreamSession } from './eventStream.js'
-import type { ProgressUpdate } from './ProgressUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import {
   resolveServerSentEventsOptions,
   type ServerSentEventsOptions,

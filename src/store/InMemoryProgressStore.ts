@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subject, type Subscriber } from 'rxjs'
-import { invalid, positive } from '../pod/ComfyPodOptions.js'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
+import { invalid, positive } from '../internal/optionChecks.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import type {
   InFlightJob,
   InstanceState,

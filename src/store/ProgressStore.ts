@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 
 /** A job of a backend instance that a pod took and that has not ended: what a restart resumes. */
 export interface InFlightJob {

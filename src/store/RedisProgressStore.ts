@@ -13,10 +13,10 @@ import {
   takeUntil,
   timeout,
 } from 'rxjs'
-import { invalid, positive } from '../pod/ComfyPodOptions.js'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
+import { invalid, positive } from '../internal/optionChecks.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import { ComfyStoreError } from '../errors/ComfyStoreError.js'
-import { parseProgressUpdate } from '../sse/parseProgressUpdate.js'
+import { parseProgressUpdate } from '../progress/parseProgressUpdate.js'
 import type {
   InFlightJob,
   InstanceState,

@@ -1,4 +1,4 @@
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 import type { ProgressStore } from './ProgressStore.js'
 
 const METHODS = [

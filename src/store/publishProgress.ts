@@ -1,12 +1,12 @@
 import { defer, type MonoTypeOperatorFunction, tap } from 'rxjs'
 import type { JobEvent } from '../job/JobEvent.js'
-import { invalid } from '../pod/ComfyPodOptions.js'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
+import { invalid } from '../internal/optionChecks.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import {
   resolveProgressUpdateOptions,
   type ProgressUpdateOptions,
-} from '../sse/ProgressUpdateOptions.js'
-import { failedUpdate, mapJobEvent } from '../sse/toProgressUpdate.js'
+} from '../progress/ProgressUpdateOptions.js'
+import { failedUpdate, mapJobEvent } from '../progress/toProgressUpdate.js'
 import { assertProgressStore } from './assertProgressStore.js'
 import type { ProgressStore } from './ProgressStore.js'
 

@@ -1,4 +1,4 @@
-import type { ProgressStatus, ProgressUpdate } from '../sse/ProgressUpdate.js'
+import type { ProgressStatus, ProgressUpdate } from '../progress/ProgressUpdate.js'
 
 const RANK: Readonly<Record<ProgressStatus, number>> = {
   queued: 0,

@@ -1,7 +1,7 @@
 import { defer, filter, type Observable } from 'rxjs'
-import { invalid } from '../pod/ComfyPodOptions.js'
-import type { ProgressUpdate } from '../sse/ProgressUpdate.js'
-import { toProgressUpdates } from '../sse/toProgressUpdates.js'
+import { invalid } from '../internal/optionChecks.js'
+import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
+import { toProgressUpdates } from '../progress/toProgressUpdates.js'
 import { assertProgressStore } from './assertProgressStore.js'
 import type { ProgressStore } from './ProgressStore.js'
 

@@ -18,12 +18,12 @@ import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { decodeFrameValue, isDecodeIssue, type PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from './ConnectionState.js'
-import type { ResolvedPodOptions } from './ComfyPodOptions.js'
+import type { SocketSettings } from './SocketSettings.js'
 import type { PodAddress } from './podAddress.js'
 import type { PodDiagnostic } from './PodDiagnostic.js'
 import { keepAlive$ } from './keepAlive.js'
 import { reconnectDelay } from './reconnectDelay.js'
-import { redactUrl } from './redactUrl.js'
+import { redactUrl } from '../internal/redactUrl.js'
 
 /** Where the socket pipeline reports what it does, and how it is told to start over. */
 export interface SocketReport {
@@ -52,7 +52,7 @@ const HANDSHAKE = JSON.stringify({
  */
 export function podMessages$(
   address: PodAddress,
-  options: ResolvedPodOptions,
+  options: SocketSettings,
   report: SocketReport,
 ): Observable<PodMessage> {
   const { webSocketFactory, connectTimeoutMs, pingIntervalMs, pongTimeoutMs, scheduler } = options

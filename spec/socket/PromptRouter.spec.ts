@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { PodMessage } from '../../src/index.js'
-import { PromptRouter } from '../../src/pod/PromptRouter.js'
+import { PromptRouter } from '../../src/socket/PromptRouter.js'
 import { msg } from '../support/messages.js'
 
 const preview = (promptId?: string): PodMessage =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { podAddress } from '../../src/pod/podAddress.js'
-import { reconnectDelay } from '../../src/pod/reconnectDelay.js'
-import { redactUrl } from '../../src/pod/redactUrl.js'
+import { podAddress } from '../../src/socket/podAddress.js'
+import { reconnectDelay } from '../../src/socket/reconnectDelay.js'
+import { redactUrl } from '../../src/internal/redactUrl.js'
 
 describe('podAddress', () => {
   it('derives ws from http and wss from https, keeping the base path', () => {

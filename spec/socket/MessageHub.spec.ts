@@ -7,8 +7,8 @@ import {
   type ConnectionState,
   type PodMessage,
 } from '../../src/index.js'
-import type { PodListener } from '../../src/job/JobContext.js'
-import { MessageHub } from '../../src/pod/MessageHub.js'
+import type { PodListener } from '../../src/socket/PodListener.js'
+import { MessageHub } from '../../src/socket/MessageHub.js'
 import { msg } from '../support/messages.js'
 
 const open: ConnectionState = { state: 'open', connectTimeMs: 1 }

@@ -1,6 +1,6 @@
 import { type Observable, type SchedulerLike, Subscription } from 'rxjs'
 import { isFatalError } from '../errors/isFatalError.js'
-import type { JobSocket, PodListener } from '../job/JobContext.js'
+import type { JobSocket, PodListener } from './PodListener.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from './ConnectionState.js'
 import { PromptRouter } from './PromptRouter.js'

@@ -1,5 +1,5 @@
-import { invalid } from './ComfyPodOptions.js'
-import { redactUrl } from './redactUrl.js'
+import { invalid } from '../internal/optionChecks.js'
+import { redactUrl } from '../internal/redactUrl.js'
 
 /** Where a pod is reached, derived once from the URL its user gave. */
 export interface PodAddress {

@@ -1,6 +1,6 @@
 import { Observable, type SchedulerAction, type SchedulerLike } from 'rxjs'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
-import type { WebSocketFactory } from './ComfyPodOptions.js'
+import type { WebSocketFactory } from './WebSocketFactory.js'
 
 /** A check that runs this much later than it was due ran late because the process was busy. */
 const LATE_MS = 1_000

@@ -1,5 +1,5 @@
 import type { ComfyImage } from '../job/ComfyUIJobResult.js'
-import { invalid } from '../pod/ComfyPodOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 import { userSafeMessage } from './userSafeMessage.js'
 
 /** Options of `toProgressUpdate` and `toProgressUpdates`, and the common part of the SSE helpers'. */

@@ -11,11 +11,20 @@ import {
   ComfyTimeoutError,
   ComfyValidationError,
 } from '../../src/index.js'
-import type { ProgressUpdate } from '../../src/sse/ProgressUpdate.js'
-import { toProgressUpdate } from '../../src/sse/toProgressUpdate.js'
-import { toProgressUpdates } from '../../src/sse/toProgressUpdates.js'
-import { userSafeMessage } from '../../src/sse/userSafeMessage.js'
-import { completed, done, P, preview, processing, progress, queued, started } from './jobEvents.js'
+import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
+import { toProgressUpdate } from '../../src/progress/toProgressUpdate.js'
+import { toProgressUpdates } from '../../src/progress/toProgressUpdates.js'
+import { userSafeMessage } from '../../src/progress/userSafeMessage.js'
+import {
+  completed,
+  done,
+  P,
+  preview,
+  processing,
+  progress,
+  queued,
+  started,
+} from '../sse/jobEvents.js'
 
 const testScheduler = () =>
   new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
