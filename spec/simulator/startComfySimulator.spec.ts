@@ -1052,6 +1052,21 @@ describe('startComfySimulator', () => {
       await sim.restart()
       expect(sim.runningPromptId).toBeUndefined()
     })
+
+    it('refuses an invalid fault with a TypeError naming the field and the value', async () => {
+      const sim = await start()
+      expect(() => sim.failNode({})).toThrow(TypeError)
+      expect(() => sim.failNode({ classType: 'KSampler', times: 0 })).toThrow(
+        'NodeFailure.times must be a number >= 1, received 0',
+      )
+      expect(() => sim.failEndpoint({ path: '/prompt', status: 99 })).toThrow(
+        'EndpointFailure.status must be an integer >= 100, received 99',
+      )
+      await expect(sim.restart({ downtimeMs: -1 })).rejects.toThrow(
+        'RestartOptions.downtimeMs must be a number >= 0, received -1',
+      )
+      expect((await request(sim, 'GET', '/prompt')).status).toBe(200)
+    })
   })
 
   describe('close()', () => {
@@ -1072,8 +1087,11 @@ describe('startComfySimulator', () => {
 
     it('validates its options', async () => {
       await expect(startComfySimulator({ port: -1 })).rejects.toThrow(TypeError)
+      await expect(startComfySimulator({ port: 65536 })).rejects.toThrow(
+        'ComfySimulatorOptions.port must be an integer from 0 to 65535, received 65536',
+      )
       await expect(startComfySimulator({ stepDurationMs: Number.NaN })).rejects.toThrow(
-        /stepDurationMs/,
+        'ComfySimulatorOptions.stepDurationMs must be a number >= 0, received NaN',
       )
     })
   })

@@ -47,7 +47,7 @@ describe('startComfySimulator version', () => {
     expect((await start()).version).toBe('0.3.64')
     expect((await start({ version: '0.33' })).version).toBe('0.33')
     await expect(startComfySimulator({ version: '0.34' as SimulatedComfyVersion })).rejects.toThrow(
-      /ComfySimulatorOptions\.version must be one of 0\.3\.64, 0\.33, got 0\.34/,
+      /ComfySimulatorOptions\.version must be one of 0\.3\.64, 0\.33, received "0\.34"/,
     )
   })
 

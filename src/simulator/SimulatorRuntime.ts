@@ -1,10 +1,7 @@
-import { Aborted, executePrompt } from './executePrompt.js'
-import type {
-  ExecutionCache,
-  ExecutionEnv,
-  InjectedFailure,
-  PromptOutcome,
-} from './executePrompt.js'
+import { Aborted } from './Aborted.js'
+import type { ExecutionCache, ExecutionEnv, InjectedFailure } from './ExecutionEnv.js'
+import { executePrompt } from './executePrompt.js'
+import type { PromptOutcome } from './executePrompt.js'
 import type { FileStore } from './FileStore.js'
 import { PromptQueue } from './PromptQueue.js'
 import type { QueueItem } from './PromptQueue.js'

@@ -1,13 +1,13 @@
 // comfyui-rx/simulator: a ComfyUI server (0.3.64 or 0.33) for tests and demos.
 export { startComfySimulator } from './startComfySimulator.js'
+export type { ComfySimulatorOptions } from './ComfySimulatorOptions.js'
 export type {
   ComfySimulator,
   ComfySimulatorEvents,
-  ComfySimulatorOptions,
   EndpointFailure,
   NodeFailure,
   RestartOptions,
-} from './startComfySimulator.js'
+} from './ComfySimulator.js'
 export { SimulatedNodeError } from './SimulatedNodeError.js'
 export type {
   SimulatedFileRef,
@@ -19,5 +19,5 @@ export type {
   SimulatedNodeResult,
   SimulatedNodeType,
 } from './SimulatedNodeType.js'
-export type { SimulatedModels } from './builtinNodeTypes.js'
+export type { SimulatedModels } from './SimulatedModels.js'
 export type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'

@@ -4,7 +4,7 @@ import type { SimulatorRuntime } from './SimulatorRuntime.js'
 
 // The Jobs API of ComfyUI 0.33 (v0.6.0; `cancelled` v0.9.0; cancel by id v0.26.0): server.py's
 // /api/jobs handlers and comfy_execution/jobs.py, which turn the queue and history into one list
-// of jobs. The routes only exist under /api; handleHttpRequest serves them for version 0.33.
+// of jobs. The routes only exist under /api; jobsRoutes serves them for version 0.33.
 
 /** A status code and the JSON body to answer with. */
 export interface JobsAnswer {

@@ -1,0 +1,2 @@
+/** Thrown by the simulator's sleeps when it stops or restarts: the prompt just vanishes. */
+export class Aborted extends Error {}
