@@ -7,10 +7,8 @@ import {
   type ComfyUIJobResult,
 } from '../../src/index.js'
 import { ComfyUIPodClient } from '../../src/compat/ComfyUIPodClient.js'
-import {
-  ComfyUIWebSocketClient,
-  type ComfyUIWebSocketClientOptions,
-} from '../../src/compat/ComfyUIWebSocketClient.js'
+import { ComfyUIWebSocketClient } from '../../src/compat/ComfyUIWebSocketClient.js'
+import type { ComfyUIWebSocketClientOptions } from '../../src/compat/ComfyUIWebSocketClientOptions.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
 import { failure, tinyImage, txt2imgWith, until } from './workflows.js'
 

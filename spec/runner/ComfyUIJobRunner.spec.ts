@@ -10,11 +10,9 @@ import {
   type ComfyPodOptions,
 } from '../../src/index.js'
 import type { AnalyticsEvent } from '../../src/analytics/AnalyticsEvent.js'
-import {
-  ComfyUIJobRunner,
-  type ComfyUIJobRunnerOptions,
-  type RunnerPodStatus,
-} from '../../src/runner/ComfyUIJobRunner.js'
+import { ComfyUIJobRunner } from '../../src/runner/ComfyUIJobRunner.js'
+import type { ComfyUIJobRunnerOptions } from '../../src/runner/ComfyUIJobRunnerOptions.js'
+import type { RunnerPodStatus } from '../../src/runner/RunnerPod.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
 import { failure, tinyImage, txt2imgWith, until } from '../compat/workflows.js'
 

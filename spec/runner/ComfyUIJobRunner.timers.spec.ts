@@ -10,11 +10,9 @@ import {
   type Workflow,
 } from '../../src/index.js'
 import { checkPodHealth } from '../../src/runner/checkPodHealth.js'
-import {
-  ComfyUIJobRunner,
-  type ComfyUIJobRunnerOptions,
-  type RunnerPod,
-} from '../../src/runner/ComfyUIJobRunner.js'
+import { ComfyUIJobRunner } from '../../src/runner/ComfyUIJobRunner.js'
+import type { ComfyUIJobRunnerOptions } from '../../src/runner/ComfyUIJobRunnerOptions.js'
+import type { RunnerPod } from '../../src/runner/RunnerPod.js'
 import { msg } from '../support/messages.js'
 import { completed, queued, started } from '../analytics/jobEvents.js'
 

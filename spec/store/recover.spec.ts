@@ -5,10 +5,8 @@ import {
   type ComfyPodOptions,
   type ComfyUIJobResult,
 } from '../../src/index.js'
-import {
-  ComfyUIJobRunner,
-  type ComfyUIJobRunnerOptions,
-} from '../../src/runner/ComfyUIJobRunner.js'
+import { ComfyUIJobRunner } from '../../src/runner/ComfyUIJobRunner.js'
+import type { ComfyUIJobRunnerOptions } from '../../src/runner/ComfyUIJobRunnerOptions.js'
 import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import type { ProgressStore } from '../../src/store/ProgressStore.js'
 import {

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import {
+  catchError,
+  defer,
+  finalize,
+  type Observable,
+  switchMap,
+  tap,
+  throwError,
+  timeout,
+} from 'rxjs'
+import type { JobType } from '../analytics/AnalyticsEvent.js'
+import { reportJob } from '../analytics/reportJob.js'
+import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
+import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import type { JobEvent } from '../job/JobEvent.js'
+import type { Workflow } from '../job/Workflow.js'
+import { isUnsentPrompt } from './isUnsentPrompt.js'
+import type { PodSlot } from './PodPool.js'
+import type { RunnerParts } from './RunnerParts.js'
+
+/** A job given to the runner. */
+export interface RunnerJob {
+  readonly workflow: Workflow
+  readonly options: ExecuteWorkflowOptions
+  readonly jobType: JobType
+  /** Its `timeoutMs`, the default in place. */
+  readonly timeoutMs: number
+  /** When it times out (the wait for a pod included), on the scheduler's clock; or `Infinity`. */
+  readonly deadline: number
+}
+
+/**
+ * Sends a job to a pod of the pool once one has room, and follows it there. A job whose pod
+ * refused it before taking it (`isUnsentPrompt`) is sent once to another pod, and its pod is
+ * checked at once; a job a pod took is never sent elsewhere (no duplicate generation) — it falls
+ * back to REST polling with its pod, or fails. The job is in the journal from just before its
+ * `POST /prompt` to its end.
+ *
+ * @param excluded - the pod that refused the job: never again for it
+ * @returns the job's events; `ComfyTimeoutError` when no pod took it by its deadline
+ */
+export function dispatchJob$(
+  parts: RunnerParts,
+  job: RunnerJob,
+  excluded?: PodSlot,
+): Observable<JobEvent> {
+  const { pool, journal, counter, scheduler } = parts
+  const { workflow, options, jobType, timeoutMs, deadline } = job
+  const restFallback = options.restFallback ?? true
+  const left = (): number => deadline - scheduler.now()
+  const limited = Number.isFinite(deadline)
+  const slot$ = limited
+    ? pool.slot$(excluded).pipe(
+        timeout({
+          first: Math.max(0, left()),
+          scheduler,
+          with: () => throwError(() => new ComfyTimeoutError(undefined, timeoutMs)),
+        }),
+      )
+    : pool.slot$(excluded)
+  return slot$.pipe(
+    switchMap((slot) => {
+      counter.add('dispatched')
+      let started = false
+      let released = false
+      const release = (): void => {
+        if (released) return
+        released = true
+        pool.release(slot)
+      }
+      const retried = (error: unknown): boolean =>
+        !started && excluded === undefined && pool.slots.length > 1 && isUnsentPrompt(error)
+      // Recorded before POST /prompt is sent: an instance killed at any moment after it finds
+      // the job again (or learns it was lost) on recovery.
+      let recorded: string = randomUUID()
+      const record = (promptId: string): void => {
+        recorded = promptId
+        journal.record({ promptId, podUrl: slot.pod.url, clientId: slot.pod.clientId })
+      }
+      const events$ = defer(() => {
+        record(recorded)
+        return slot.pod.executeWorkflow$(workflow, {
+          ...options,
+          promptId: recorded,
+          ...(limited ? { timeoutMs: Math.max(1, left()) } : {}),
+        })
+      })
+      return events$.pipe(
+        tap((event) => {
+          started = true
+          // An old pod picked its own id for the prompt: that is the one to find it by.
+          if (event.promptId === recorded) return
+          journal.forget(recorded)
+          record(event.promptId)
+        }),
+        finalize(() => journal.forget(recorded)),
+        reportJob(counter.sink, {
+          pod: slot.pod,
+          jobType,
+          restFallback,
+          isRetried: retried,
+          scheduler,
+        }),
+        finalize(release),
+        catchError((error: unknown) => {
+          if (!retried(error)) return throwError(() => error)
+          // The pod refused a connection: check it now, and never send this job there again.
+          release()
+          slot.recheck$.next()
+          counter.add('retried')
+          return dispatchJob$(parts, job, slot)
+        }),
+      )
+    }),
+  )
+}
