@@ -18,6 +18,13 @@ export default defineConfig({
     include: ['spec/**/*.spec.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // The public API's types (expectTypeOf), checked by tsc over spec/types only.
+    typecheck: {
+      enabled: true,
+      include: ['spec/types/**/*.test-d.ts'],
+      tsconfig: 'spec/types/tsconfig.json',
+    },
+    globalSetup: ['spec/setup/provisionSystemPackages.ts'],
     benchmark: { include: ['spec/bench/**/*.bench.ts'] },
   },
 })
