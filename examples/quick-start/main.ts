@@ -23,7 +23,9 @@ console.log(
 )
 
 const pod = new ComfyPod(url)
-const bar = { tty: process.stdout.isTTY === true, columns: process.stdout.columns ?? 80, workflow }
+// columns is undefined when stdout is not a terminal, 0 when the terminal does not tell its size:
+// renderProgress draws for 80 columns then.
+const bar = { tty: process.stdout.isTTY === true, columns: process.stdout.columns, workflow }
 try {
   const completed = await lastValueFrom(
     pod

@@ -1,4 +1,5 @@
 import { chromium, type Browser } from 'playwright-core'
+import { chromiumPath } from './chromiumPath.js'
 
 /**
  * Debian's Chromium (`apt-get install chromium`), headless, driven by playwright-core: no browser
@@ -6,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core'
  */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     args: [
       '--headless',
       '--no-sandbox',

@@ -22,6 +22,7 @@ import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
 import type { ProgressStore } from '../../src/store/ProgressStore.js'
 import { RedisProgressStore } from '../../src/store/RedisProgressStore.js'
 import { watchProgress$ } from '../../src/store/watchProgress.js'
+import { readPrompt } from './readPrompt.js'
 
 /** Options of {@link startStudio}. */
 export interface StudioOptions {
@@ -109,10 +110,11 @@ const txt2img = JSON.parse(
 
 /**
  * The studio example: a page with a prompt box, a Generate button and a live `ProgressBar`, served
- * with its API by node:http. `POST /api/image/generate` queues a txt2img workflow and answers
- * `{promptId}`; `GET /api/image/comfyui/:promptId/progress` streams its progress as Server-Sent
- * Events (from the latest state, so a reload mid-job shows where it stands); the output image is
- * proxied, so browsers never see the pod's URL.
+ * with its API by node:http. `POST /api/image/generate` queues a txt2img workflow for the prompt of
+ * a `{"prompt": "…"}` body and answers `{promptId}` (any other body: 400 and `{error}`);
+ * `GET /api/image/comfyui/:promptId/progress` streams its progress as Server-Sent Events (from the
+ * latest state, so a reload mid-job shows where it stands); the output image is proxied, so
+ * browsers never see the pod's URL.
  *
  * Jobs run on a `ComfyUIJobRunner` that publishes their progress to a `ProgressStore`, and the
  * progress streams and image routes read it from there: in memory by default, or in Redis
@@ -157,9 +159,8 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   const jobs = new Set<Subscription>()
   const events = new EventEmitter<StudioEvents>()
 
-  function generate(body: unknown, res: ServerResponse): void {
-    const text = (body as { prompt?: unknown } | undefined)?.prompt
-    const workflow = withPrompt(typeof text === 'string' && text.trim() !== '' ? text : undefined)
+  function generate(text: string, res: ServerResponse): void {
+    const workflow = withPrompt(text)
     let answered = false
     // The runner publishes the job's progress to the store; the job lives as long as this
     // subscription (or until the runner is closed, to be resumed by the next run).
@@ -221,7 +222,9 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
       return void res.end(script)
     }
     if (method === 'POST' && pathname === '/api/image/generate') {
-      return generate(await readJson(req), res)
+      const request = await readPrompt(req)
+      if ('error' in request) return sendJson(res, request.status, { error: request.error })
+      return generate(request.prompt, res)
     }
     const progressMatch = PROGRESS_PATH.exec(pathname)
     if (method === 'GET' && progressMatch !== null) {
@@ -249,14 +252,14 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   const address = server.address() as AddressInfo
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
 
-  function withPrompt(text: string | undefined): Workflow {
+  function withPrompt(text: string): Workflow {
     const sampler = txt2img['3']!
     const positive = txt2img['6']!
     return {
       ...txt2img,
       // A new seed each time, or ComfyUI answers from its cache at once.
       '3': { ...sampler, inputs: { ...sampler.inputs, steps, seed: randomSeed() } },
-      '6': { ...positive, inputs: { ...positive.inputs, ...(text === undefined ? {} : { text }) } },
+      '6': { ...positive, inputs: { ...positive.inputs, text } },
     }
   }
 
@@ -315,21 +318,6 @@ function sendFile(res: ServerResponse, name: string, type: string): void {
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
   res.end(JSON.stringify(body))
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > 64 * 1024) return undefined
-    chunks.push(chunk)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
-  } catch {
-    return undefined
-  }
 }
 
 /** `Authorization` for a pod URL with `user:pass@` (the pod's own `/view` URLs drop them). */

@@ -85,6 +85,21 @@ describe('renderProgress', () => {
     expect(text.slice(ERASE.length)).toHaveLength(19)
   })
 
+  it('draws for 80 columns on a terminal that reports 0 columns, as when it does not tell its size', () => {
+    const titled: Workflow = {
+      '3': { class_type: 'KSampler', inputs: {}, _meta: { title: 'KSampler '.repeat(8) } },
+    }
+    const at = (columns?: number) =>
+      renderProgress(progress(), {
+        tty: true,
+        workflow: titled,
+        ...(columns === undefined ? {} : { columns }),
+      })
+    expect(at(0).slice(ERASE.length)).toHaveLength(79)
+    expect(at(0)).toBe(at(80))
+    expect(at(0)).toBe(at())
+  })
+
   it('shows the final 100% without node nor ETA', () => {
     expect(renderProgress(progress({ progress: 100, estimatedTimeRemaining: 0 }))).toBe(
       '[##############################] 100.0%\n',
@@ -128,8 +143,11 @@ describe('renderProgress', () => {
   })
 
   it('throws a TypeError naming an invalid option', () => {
-    expect(() => renderProgress(progress(), { columns: 0 })).toThrow(
-      new TypeError('columns must be an integer >= 1, received 0'),
+    expect(() => renderProgress(progress(), { columns: -1 })).toThrow(
+      new TypeError('columns must be an integer >= 0, received -1'),
+    )
+    expect(() => renderProgress(progress(), { barWidth: 0 })).toThrow(
+      new TypeError('barWidth must be an integer >= 1, received 0'),
     )
     expect(() => renderProgress(progress(), { barWidth: 1.5 })).toThrow(/barWidth/)
     expect(() => renderProgress(progress(), { tty: 'yes' as unknown as boolean })).toThrow(

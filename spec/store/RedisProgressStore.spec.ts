@@ -8,7 +8,7 @@ import {
   toArray,
   VirtualTimeScheduler,
 } from 'rxjs'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { ComfyStoreError } from '../../src/errors/ComfyStoreError.js'
 import type { ProgressStoreDiagnostic } from '../../src/store/ProgressStore.js'
@@ -28,11 +28,12 @@ const stores: RedisProgressStore[] = []
 beforeAll(async () => {
   redis = await startRedisServer()
   raw = new Redis(redis.url)
-})
-
-afterAll(async () => {
-  raw.disconnect()
-  await redis.close()
+  // Returned rather than an afterAll: it runs only once both exist, so that a server that could
+  // not start fails this file with that reason alone.
+  return async () => {
+    raw.disconnect()
+    await redis.close()
+  }
 })
 
 afterEach(async () => {

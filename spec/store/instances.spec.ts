@@ -41,7 +41,10 @@ const cleanups: (() => unknown)[] = []
 const children: ChildProcess[] = []
 
 beforeEach(async () => {
-  ;[redis, gated] = await Promise.all([startRedisServer(), startGatedSimulator()])
+  // One after the other, each closed after the test once it is up: a server that could not start
+  // fails the test with that reason alone, and leaves nothing running.
+  redis = closedAfterTest(await startRedisServer())
+  gated = closedAfterTest(await startGatedSimulator())
 })
 
 afterEach(async () => {
@@ -49,9 +52,13 @@ afterEach(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  await gated.close()
-  await redis.close()
 })
+
+/** Closes `resource` after the test, after what was opened later. */
+function closedAfterTest<T extends { close(): unknown }>(resource: T): T {
+  cleanups.push(() => resource.close())
+  return resource
+}
 
 function store(): RedisProgressStore {
   const created = new RedisProgressStore(redis.url, STORE_OPTIONS)

@@ -45,7 +45,15 @@ export async function startRedisServer(): Promise<RedisServer> {
       started.once('exit', (code) =>
         reject(new Error(`redis-server exited with ${String(code)}: ${output}`)),
       )
-      started.once('error', reject)
+      started.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'ENOENT'
+            ? new Error('redis-server is needed by this test: apt-get install redis-server', {
+                cause: error,
+              })
+            : error,
+        ),
+      )
     })
     await ready
     await ping(port)

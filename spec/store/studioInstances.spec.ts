@@ -14,17 +14,24 @@ import {
 
 let redis: RedisServer
 let gated: GatedSimulator
-const studios: Studio[] = []
+const opened: { close(): Promise<void> }[] = []
 
 beforeEach(async () => {
-  ;[redis, gated] = await Promise.all([startRedisServer(), startGatedSimulator()])
+  // One after the other, each closed after the test once it is up: a server that could not start
+  // fails the test with that reason alone, and leaves nothing running.
+  redis = closedAfterTest(await startRedisServer())
+  gated = closedAfterTest(await startGatedSimulator())
 })
 
 afterEach(async () => {
-  for (const studio of studios.splice(0).reverse()) await studio.close()
-  await gated.close()
-  await redis.close()
+  for (const resource of opened.splice(0).reverse()) await resource.close()
 })
+
+/** Closes `resource` after the test, after what was opened later. */
+function closedAfterTest<T extends { close(): Promise<void> }>(resource: T): T {
+  opened.push(resource)
+  return resource
+}
 
 async function studio(instanceId: string): Promise<Studio> {
   const options: StudioOptions = {
@@ -34,9 +41,7 @@ async function studio(instanceId: string): Promise<Studio> {
     steps: 6,
     progressThrottleMs: 0,
   }
-  const started = await startStudio(options)
-  studios.push(started)
-  return started
+  return closedAfterTest(await startStudio(options))
 }
 
 async function generate(on: Studio): Promise<string> {

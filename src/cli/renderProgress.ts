@@ -1,5 +1,6 @@
 import type { JobEvent, JobProgress } from '../job/JobEvent.js'
 import type { Workflow } from '../job/Workflow.js'
+import { invalid, nonNegativeInteger } from '../internal/optionChecks.js'
 
 /** Options of {@link renderProgress}. */
 export interface RenderProgressOptions {
@@ -11,7 +12,8 @@ export interface RenderProgressOptions {
   readonly tty?: boolean
   /**
    * Width of the terminal. A redrawn line is cut to fit, because a line that wraps can no longer
-   * be redrawn in place.
+   * be redrawn in place. 0 means 80 too: Node reports 0 columns for a terminal that does not tell
+   * its size (a pseudo-terminal of size 0, as under `script`).
    * @default 80
    */
   readonly columns?: number
@@ -29,6 +31,7 @@ export interface RenderProgressOptions {
 }
 
 const ERASE_LINE = '\r\x1b[2K'
+const DEFAULT_COLUMNS = 80
 
 /**
  * The text of one job event for a terminal progress bar: percent, current node (with its steps)
@@ -57,11 +60,11 @@ const ERASE_LINE = '\r\x1b[2K'
  * @throws TypeError for an invalid option
  */
 export function renderProgress(event: JobEvent, options: RenderProgressOptions = {}): string {
-  const { tty = false, columns = 80, barWidth = 30, workflow } = options
-  if (typeof tty !== 'boolean')
-    throw new TypeError(`tty must be a boolean, received ${String(tty)}`)
-  positiveInteger('columns', columns)
-  positiveInteger('barWidth', barWidth)
+  const { tty = false, columns: reported = DEFAULT_COLUMNS, barWidth = 30, workflow } = options
+  if (typeof tty !== 'boolean') invalid('tty', tty, 'a boolean')
+  nonNegativeInteger('columns', reported)
+  if (!Number.isInteger(barWidth) || barWidth < 1) invalid('barWidth', barWidth, 'an integer >= 1')
+  const columns = reported === 0 ? DEFAULT_COLUMNS : reported
   // Redrawn lines stop one column short: writing the last column makes some terminals wrap.
   const fit = (text: string): string => (text.length < columns ? text : text.slice(0, columns - 1))
   const line = (text: string): string => (tty ? `${ERASE_LINE}${fit(text)}\n` : `${text}\n`)
@@ -140,10 +143,4 @@ function formatDuration(seconds: number): string {
   const whole = Math.round(seconds)
   if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`
   return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`
-}
-
-function positiveInteger(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`${name} must be an integer >= 1, received ${String(value)}`)
-  }
 }
