@@ -1,5 +1,7 @@
 export { ComfyPod } from './pod/ComfyPod.js'
-export type { ImageReference, QueuedPrompt, QueueWorkflowOptions } from './pod/ComfyPod.js'
+export type { ImageReference } from './pod/ImageReference.js'
+export type { QueuedPrompt } from './pod/QueuedPrompt.js'
+export type { QueueWorkflowOptions } from './pod/QueueWorkflowOptions.js'
 export type { ComfyPodOptions, WebSocketFactory } from './pod/ComfyPodOptions.js'
 export type { ConnectionState } from './socket/ConnectionState.js'
 export type { ConnectionIssue, PodDiagnostic } from './socket/PodDiagnostic.js'
@@ -39,19 +41,18 @@ export type {
   ComfyUIWebSocketClientOptions,
   CompletionHandler,
   ErrorHandler,
-} from './compat/ComfyUIWebSocketClient.js'
+} from './compat/ComfyUIWebSocketClientOptions.js'
 export type { HandlerErrorReporter } from './compat/callHandler.js'
 
 export { ComfyUIJobRunner } from './runner/ComfyUIJobRunner.js'
 export type {
   ComfyUIJobRunnerOptions,
   RunJobOptions,
-  RunnerPod,
-  RunnerPodStatus,
   SubmitJobOptions,
   RecoverRunnerOptions,
-  RecoveredJob,
-} from './runner/ComfyUIJobRunner.js'
+} from './runner/ComfyUIJobRunnerOptions.js'
+export type { RunnerPod, RunnerPodStatus } from './runner/RunnerPod.js'
+export type { RecoveredJob } from './runner/RecoveredJob.js'
 export type { RunnerMetrics } from './runner/RunnerMetrics.js'
 
 export { InMemoryProgressStore } from './store/InMemoryProgressStore.js'

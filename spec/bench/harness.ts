@@ -11,7 +11,8 @@ import {
 } from '../../src/index.js'
 import type { PodMessage } from '../../src/protocol/decodeFrame.js'
 import type { JobState } from '../../src/job/JobState.js'
-import { initialJobState, reduceJob } from '../../src/job/reduceJob.js'
+import { initialJobState } from '../../src/job/initialJobState.js'
+import { reduceJob } from '../../src/job/reduceJob.js'
 
 export const TARGET = 'bench-target-prompt'
 

@@ -7,7 +7,9 @@ import {
   type JobEvent,
 } from '../../src/index.js'
 import type { JobInput, JobState } from '../../src/job/JobState.js'
-import { initialJobState, reduceJob, type JobFailed } from '../../src/job/reduceJob.js'
+import { initialJobState } from '../../src/job/initialJobState.js'
+import type { JobFailed } from '../../src/job/jobSteps.js'
+import { reduceJob } from '../../src/job/reduceJob.js'
 import { progressEvent } from '../../src/job/progressEvent.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'

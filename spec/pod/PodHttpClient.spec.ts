@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http'
+import { TestScheduler } from 'rxjs/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ComfyHttpError, ComfyPod } from '../../src/index.js'
 
@@ -18,6 +19,30 @@ async function silentPod(
 }
 
 describe('REST calls of a pod', () => {
+  it('time out after the default requestTimeoutMs (30 s) on the pod’s scheduler, in virtual time', async () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    let aborted = -1
+    // A pod that never answers: the request ends only when its signal aborts.
+    const silent: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) =>
+        init?.signal?.addEventListener('abort', () => {
+          aborted = scheduler.now()
+          reject(new Error('aborted'))
+        }),
+      )
+    const pod = new ComfyPod('http://pod.test', { fetch: silent, scheduler })
+    let call: Promise<unknown> = Promise.resolve()
+    scheduler.run(({ flush }) => {
+      call = pod.getQueue().catch((e: unknown) => e)
+      flush()
+    })
+    const error = await call
+    expect(aborted).toBe(30_000)
+    expect(error).toBeInstanceOf(ComfyHttpError)
+    expect(error).toMatchObject({ status: 0, message: expect.stringContaining('30000 ms') })
+    pod.close()
+  })
+
   it('fail with ComfyHttpError (status 0) after requestTimeoutMs, and end the request', async () => {
     const { pod, held } = await silentPod(50)
     const error = await pod.getQueue().catch((e: unknown) => e)

@@ -40,6 +40,7 @@ function hub(
     connection$,
     scheduler,
     retryMs: 10,
+    graceMs: 1000,
     closedError: () => new ComfyConnectionError('closed', 'ws://pod/ws', 'pod_closed'),
   })
 }

@@ -28,6 +28,7 @@ export function fakeJobContext(
     connection$,
     scheduler,
     retryMs: 1000,
+    graceMs: resolvePodOptions({}).socketGraceMs,
     closedError: () => new ComfyConnectionError('the pod is closed', 'ws://pod/ws', 'pod_closed'),
   })
   return {
@@ -35,7 +36,6 @@ export function fakeJobContext(
     scheduler,
     alarms: new AlarmClock(scheduler),
     prompts: new FollowedPrompts(),
-    socketGraceMs: resolvePodOptions({}).socketGraceMs,
     newPromptId: () => 'p1',
     attach: (listener) => hub.attach(listener),
     detach: (listener) => hub.detach(listener),

@@ -11,11 +11,19 @@ export function positive(name: string, value: unknown): void {
     invalid(name, value, 'a number > 0')
 }
 
+/** Checks a number option is > 0, `Infinity` (for none) included. */
+export function positiveOrInfinity(name: string, value: unknown): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0)
+    invalid(name, value, 'a number > 0 (Infinity for none)')
+}
+
+/** Checks a number option is finite and >= 0. */
 export function nonNegative(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     invalid(name, value, 'a number >= 0')
 }
 
+/** Checks a number option is an integer >= 0. */
 export function nonNegativeInteger(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     invalid(name, value, 'an integer >= 0')

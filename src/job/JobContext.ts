@@ -12,8 +12,6 @@ export interface JobContext extends JobSocket {
   readonly alarms: AlarmClock
   /** The jobs of each prompt, for `pod.cancel` to end them at once. */
   readonly prompts: FollowedPrompts
-  /** How long a job waits for the socket to be open before it goes on over REST. */
-  readonly socketGraceMs: number
   /** A fresh prompt id, sent with the prompt (§5.2). */
   newPromptId(): string
   /** Drops the socket and reconnects (a watchdog found it silent). */

@@ -1,4 +1,5 @@
 import type { ObservableInput } from 'rxjs'
+import { invalid, nonNegative, positiveOrInfinity } from '../internal/optionChecks.js'
 import type { JobState } from './JobState.js'
 import type { TrackPromptOptions } from './TrackPromptOptions.js'
 
@@ -17,4 +18,50 @@ export interface FollowPlan {
 /** A job's options with their defaults in place. */
 export type JobSettings = Required<Omit<TrackPromptOptions, 'signal'>> & {
   readonly signal: AbortSignal | undefined
+}
+
+/**
+ * The options every job has, with their defaults (the one place they are set) and checked.
+ *
+ * @throws TypeError naming the first invalid option
+ */
+export function resolveJobSettings(options: TrackPromptOptions): JobSettings {
+  const {
+    progressThrottleMs = 1000,
+    timeoutMs = 1_800_000,
+    queueTimeoutMs = Number.POSITIVE_INFINITY,
+    pollIntervalMs = 1000,
+    stallTimeoutMs = 60_000,
+    cancelOnUnsubscribe = false,
+    restFallback = true,
+    socket = true,
+    signal,
+  } = options
+  nonNegative('progressThrottleMs', progressThrottleMs)
+  positiveOrInfinity('timeoutMs', timeoutMs)
+  positiveOrInfinity('queueTimeoutMs', queueTimeoutMs)
+  positiveOrInfinity('pollIntervalMs', pollIntervalMs)
+  positiveOrInfinity('stallTimeoutMs', stallTimeoutMs)
+  if (typeof cancelOnUnsubscribe !== 'boolean')
+    invalid('cancelOnUnsubscribe', cancelOnUnsubscribe, 'a boolean')
+  if (typeof restFallback !== 'boolean') invalid('restFallback', restFallback, 'a boolean')
+  if (typeof socket !== 'boolean') invalid('socket', socket, 'a boolean')
+  if (!socket && !restFallback) {
+    throw new TypeError(
+      'socket: false needs restFallback: a job without either has no way to follow',
+    )
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    invalid('signal', signal, 'an AbortSignal')
+  return {
+    progressThrottleMs,
+    timeoutMs,
+    queueTimeoutMs,
+    pollIntervalMs,
+    stallTimeoutMs,
+    cancelOnUnsubscribe,
+    restFallback,
+    socket,
+    signal,
+  }
 }

@@ -1,31 +1,21 @@
-import {
-  catchError,
-  EMPTY,
-  from,
-  type Observable,
-  type Observer,
-  of,
-  type Subscriber,
-  type Subscription,
-  tap,
-  throwError,
-  type Unsubscribable,
-} from 'rxjs'
+import { from, type Subscriber, type Unsubscribable } from 'rxjs'
 import { ComfyCancelledError, type CancelledPhase } from '../errors/ComfyCancelledError.js'
 import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
 import { isFatalError } from '../errors/isFatalError.js'
-import type { ConnectionState } from '../socket/ConnectionState.js'
+import { LeadingTrailingThrottle } from '../internal/LeadingTrailingThrottle.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
-import type { FollowPlan, JobSettings } from './JobSettings.js'
+import type { ConnectionState } from '../socket/ConnectionState.js'
+import type { PodListener } from '../socket/PodListener.js'
 import type { Alarm } from './AlarmClock.js'
 import type { CancellableJob } from './FollowedPrompts.js'
-import type { PodListener } from '../socket/PodListener.js'
 import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
-import { progressEvent } from './progressEvent.js'
+import type { FollowPlan, JobSettings } from './JobSettings.js'
 import type { JobInput, JobState } from './JobState.js'
+import { progressEvent } from './progressEvent.js'
 import { reduceJob } from './reduceJob.js'
-import { nonFatal, onGrid, RestRounds } from './RestRounds.js'
+import { deadlineAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
+import { RestWork, type RestWorkOwner } from './RestWork.js'
 
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
 const NO_SOCKET: ConnectionState = {
@@ -40,11 +30,12 @@ const NO_SOCKET: ConnectionState = {
  * the prompt is sent or after a drop — is not waited for: the job submits and polls over REST
  * while the pod keeps trying, and returns to the socket after one reconcile round once it opens.
  * Progress is throttled like `throttleTime` (leading and trailing edges) on the state, so a
- * dropped update costs no event. An idle job is this record,
- * its routes and one timer: the pod relays socket states to it, and REST work (polling while the
- * socket is down, a round after each reconnect, the silence watchdog) runs only while needed.
+ * dropped update costs no event. An idle job is this record, its routes and one alarm: the pod
+ * relays socket states to it, and REST work (`RestWork`) is made only when needed.
  */
-export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsubscribable {
+export class PromptFollower
+  implements PodListener, CancellableJob, RestWorkOwner, Alarm, Unsubscribable
+{
   // The pod's alarm clock keeps its bookkeeping here.
   alarmAt = Number.POSITIVE_INFINITY
   alarmSlot = -1
@@ -63,23 +54,19 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
   private listening = true
   private accepted = false
   private connectionState: ConnectionState | undefined
-  /** Since when the socket has not been open (the start, if it never was); undefined while open. */
-  private unopenSince: number | undefined
+  /** The socket has not been open for the pod's `socketGraceMs`. */
+  private overdue = false
   private down = false
   /** Whether the socket was open when last seen, since the prompt was accepted. */
   private open: boolean | undefined
   private lastHeardAt: number
   private lastAlarmAt = Number.NEGATIVE_INFINITY
-  private throttle: Subscription | undefined
-  private trailing = false
+  /** Made with the first progress change: an idle job has none. */
+  private throttle: LeadingTrailingThrottle<undefined> | undefined
   private emittedVersion = 0
   private progressUpdates = 0
-  private posting: Subscription | undefined
-  private catchingUp: Subscription | undefined
-  private polling: Subscription | undefined
-  private reconciling: Subscription | undefined
-  private watching: Subscription | undefined
-  private confirming: Subscription | undefined
+  /** The job's REST activities, made with the first. */
+  private work: RestWork | undefined
 
   constructor(
     private readonly context: JobContext,
@@ -107,7 +94,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
       this.context.attach(this)
     } else {
       this.listening = false
-      this.connection(NO_SOCKET)
+      this.connection(NO_SOCKET, false)
     }
     if (this.closed) return
     if (this.queuedEarlier) this.accept(this.ownId)
@@ -131,32 +118,15 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     // `executing {node: null}`: the socket's last word on the prompt; history confirms (§3.7).
     if (!this.closed && message.type === 'executing' && message.data.node === null) {
       this.stopListening()
-      this.confirming = this.run(
-        this.rest()
-          .history$('websocket')
-          .pipe(
-            catchError((error: unknown) =>
-              isFatalError(error)
-                ? throwError(() => error)
-                : of<JobInput>({
-                    kind: 'history',
-                    at: this.now(),
-                    source: 'websocket',
-                    entry: undefined,
-                  }),
-            ),
-          ),
-      )
+      this.rest().confirm()
     }
   }
 
-  connection(state: ConnectionState): void {
+  connection(state: ConnectionState, overdue: boolean): void {
     if (this.closed) return
     this.connectionState = state
-    if (state.state === 'open') this.unopenSince = undefined
-    else this.unopenSince ??= this.now()
+    this.overdue = overdue
     this.act()
-    if (!this.closed) this.rearm()
   }
 
   lost(error: unknown): void {
@@ -167,12 +137,8 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
   queueShrank(): void {
     // Only a prompt still waiting can have been deleted unannounced; a running one ends with a
     // message, and a job on REST polls anyway.
-    if (this.closed || !this.accepted || this.hasStarted() || this.down) return
-    if (this.reconciling !== undefined || this.catchingUp !== undefined) return
-    this.reconciling = this.run(
-      this.rest().round$().pipe(catchError(nonFatal)),
-      () => (this.reconciling = undefined),
-    )
+    if (this.closed || !this.accepted || this.phase === 'running' || this.down) return
+    if (this.work?.looking !== true) this.rest().reconcile()
   }
 
   cancelled(phase: CancelledPhase | undefined): void {
@@ -180,7 +146,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
   }
 
   get phase(): CancelledPhase {
-    return this.hasStarted() ? 'running' : 'pending'
+    return this.state.startedAt === undefined ? 'pending' : 'running'
   }
 
   /** The signal's `abort` listener (an object, not a closure per job). */
@@ -199,37 +165,17 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     if (ready && submit !== undefined) {
       // Sent once.
       this.submit = undefined
-      const posting = from(submit()).subscribe({
-        next: (answer) => this.accept(answer.promptId),
-        error: (error: unknown) => this.fail(error),
-        complete: () => (this.posting = undefined),
-      })
-      if (this.closed) posting.unsubscribe()
-      else if (!posting.closed) this.posting = posting
+      this.rest().submit(submit)
     }
   }
 
   /**
    * Whether the job goes on over REST: the pod gave up on the socket, or it has not been open
-   * for `socketGraceMs`. Never without the fallback.
+   * for the pod's `socketGraceMs`. Never without the fallback.
    */
   private socketDown(): boolean {
-    if (!this.settings.restFallback || this.connectionState === undefined) return false
-    return this.connectionState.state === 'failed' || this.now() >= this.graceEndsAt()
-  }
-
-  /** When the job acts on the end of the grace: Infinity when there is nothing left to wait for. */
-  private graceAlarmAt(): number {
-    if (!this.settings.restFallback) return Number.POSITIVE_INFINITY
-    const at = this.graceEndsAt()
-    return at > this.now() ? at : Number.POSITIVE_INFINITY
-  }
-
-  /** When the socket's grace runs out: Infinity while it is open or the pod has given up. */
-  private graceEndsAt(): number {
-    return this.unopenSince === undefined || this.connectionState?.state === 'failed'
-      ? Number.POSITIVE_INFINITY
-      : this.unopenSince + this.context.socketGraceMs
+    if (!this.settings.restFallback) return false
+    return this.overdue || this.connectionState?.state === 'failed'
   }
 
   private accept(answered: string): void {
@@ -251,19 +197,8 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     if (this.connectionState !== undefined) this.follow(this.connectionState)
     if (this.closed) return
     // Polling, once started, asks where the prompt stands first thing.
-    if (this.polling === undefined) {
-      this.catchingUp = this.run(
-        this.queuedEarlier
-          ? // A prompt queued earlier may be anywhere, finished or gone: a full round tells.
-            this.rest().round$().pipe(catchError(nonFatal))
-          : // The position is a courtesy: without it `queued` comes with the start.
-            this.rest()
-              .queue$('websocket')
-              .pipe(catchError(() => EMPTY)),
-        () => (this.catchingUp = undefined),
-      )
-      if (this.closed) return
-    }
+    this.rest().catchUp(this.queuedEarlier)
+    if (this.closed) return
     this.rearm()
   }
 
@@ -275,9 +210,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     const down = this.socketDown()
     if (down !== this.down) {
       this.down = down
-      this.polling?.unsubscribe()
-      this.polling =
-        down && this.settings.restFallback ? this.run(this.rest().pollRounds$()) : undefined
+      if (down || this.work !== undefined) this.rest().poll(down)
       if (this.closed) return
       this.rearm()
     }
@@ -286,12 +219,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     const reopened = this.open !== undefined && open
     this.open = open
     // Whatever happened while the socket was away, one REST round catches up with it.
-    if (reopened && this.reconciling === undefined) {
-      this.reconciling = this.run(
-        this.rest().round$().pipe(catchError(nonFatal)),
-        () => (this.reconciling = undefined),
-      )
-    }
+    if (reopened) this.rest().reconcile()
   }
 
   private feed(input: JobInput): void {
@@ -310,7 +238,7 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     switch (event.type) {
       case 'progress':
         // The final 100: never held back, and no trailing update may follow it.
-        this.trailing = false
+        this.throttle?.drop()
         this.progressUpdates++
         this.subscriber.next(event)
         return
@@ -333,13 +261,12 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
   }
 
   private progressChanged(): void {
-    if (this.settings.progressThrottleMs === 0) return this.sendProgress()
-    if (this.throttle !== undefined) {
-      this.trailing = true
-      return
-    }
-    this.sendProgress()
-    if (!this.closed) this.openThrottle()
+    this.throttle ??= new LeadingTrailingThrottle(
+      this.settings.progressThrottleMs,
+      this.context.scheduler,
+      () => this.sendProgress(),
+    )
+    this.throttle.next(undefined)
   }
 
   private sendProgress(): void {
@@ -348,99 +275,61 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     this.subscriber.next(progressEvent(this.state))
   }
 
-  private openThrottle(): void {
-    this.throttle = this.context.scheduler.schedule(() => {
-      this.throttle = undefined
-      if (!this.trailing || this.closed) return
-      this.trailing = false
-      this.sendProgress()
-      if (!this.closed) this.openThrottle()
-    }, this.settings.progressThrottleMs)
-  }
-
   /**
-   * One alarm per job, on the pod's clock: the deadlines, the end of the socket's grace, and the
-   * watchdog's next look at the silence.
+   * One alarm per job, on the pod's clock: the deadlines, and the watchdog's next look at the
+   * silence.
    */
   private rearm(): void {
     const due = Math.min(
-      this.deadlineAt(),
-      this.hasStarted() ? Number.POSITIVE_INFINITY : this.queueDeadlineAt(),
-      this.accepted && !this.down ? this.silenceCheckAt() : Number.POSITIVE_INFINITY,
-      this.graceAlarmAt(),
+      deadlineAt(this.state, this.settings),
+      queueDeadlineAt(this.state, this.settings),
+      this.watchdogAt(),
     )
     if (due !== this.alarmAt) this.context.alarms.set(this, due)
   }
 
-  /** The alarm rang: a deadline passed, the socket's grace ran out, or the watchdog looks. */
+  /** The alarm rang: a deadline passed, or the watchdog looks at the silence. */
   ring(): void {
     const now = this.now()
-    if (now >= this.graceEndsAt()) {
-      this.act()
-      if (this.closed) return
-    }
-    if (now >= this.deadlineAt()) {
+    if (now >= deadlineAt(this.state, this.settings)) {
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.timeoutMs))
     }
-    if (!this.hasStarted() && now >= this.queueDeadlineAt()) {
+    if (now >= queueDeadlineAt(this.state, this.settings)) {
       this.cancel()
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.queueTimeoutMs, 'queue'))
     }
-    if (this.accepted && !this.down && now >= this.silenceCheckAt()) {
+    if (now >= this.watchdogAt()) {
       this.lastAlarmAt = now
-      if (this.watching === undefined) this.watch()
+      this.rest().watch(() => this.context.reconnect())
       if (this.closed) return
     }
     this.rearm()
   }
 
-  /** Silence: a REST round; a running prompt on a socket silent as long gets the socket reopened. */
-  private watch(): void {
-    const { stallTimeoutMs } = this.settings
-    this.watching = this.run(
-      this.rest()
-        .round$()
-        .pipe(
-          tap((input) => {
-            const silentFor = this.now() - this.context.lastMessageAt()
-            if (
-              input.kind === 'queue' &&
-              input.queue.state === 'running' &&
-              silentFor >= stallTimeoutMs
-            ) {
-              this.context.reconnect()
-            }
-          }),
-          catchError(nonFatal),
-        ),
-      () => (this.watching = undefined),
-    )
+  /** The job's REST side, made with its first activity. */
+  private rest(): RestWork {
+    this.work ??= new RestWork(this.context, this.settings, this)
+    return this.work
   }
 
-  /**
-   * Runs a REST activity into the reducer; an error no retry gets past ends the job. Answers
-   * the activity's subscription while it runs, undefined once it has ended.
-   */
-  private run(source$: Observable<JobInput>, done?: () => void): Subscription | undefined {
-    const observer: Partial<Observer<JobInput>> = {
-      next: (input) => this.feed(input),
-      error: (error: unknown) => this.fail(error),
-      complete: () => done?.(),
-    }
-    const subscription = source$.subscribe(observer)
-    if (!this.closed && !subscription.closed) return subscription
-    subscription.unsubscribe()
-    return undefined
+  currentPromptId(): string {
+    return this.promptId
   }
 
-  /** The REST side of the job, with the prompt's id as it is when a call starts. */
-  private rest(): RestRounds {
-    return new RestRounds(
-      this.context,
-      this.settings,
-      () => this.promptId,
-      () => !this.state.graphKnown,
-    )
+  needsGraph(): boolean {
+    return !this.state.graphKnown
+  }
+
+  restAccepted(promptId: string): void {
+    this.accept(promptId)
+  }
+
+  restInput(input: JobInput): void {
+    this.feed(input)
+  }
+
+  restFailed(error: unknown): void {
+    this.fail(error)
   }
 
   private abort(): void {
@@ -476,42 +365,17 @@ export class PromptFollower implements PodListener, CancellableJob, Alarm, Unsub
     this.context.prompts.delete(this.ownId, this)
     if (this.podId !== undefined) this.context.prompts.delete(this.podId, this)
     this.context.alarms.clear(this)
-    for (const subscription of [
-      this.throttle,
-      this.posting,
-      this.catchingUp,
-      this.polling,
-      this.reconciling,
-      this.watching,
-      this.confirming,
-    ]) {
-      subscription?.unsubscribe()
-    }
+    this.throttle?.unsubscribe()
+    this.work?.unsubscribe()
   }
 
-  /**
-   * When the watchdog looks next: `stallTimeoutMs` after the last word or look, rounded up to a
-   * tenth of it on the pod-wide grid, so that the idle jobs of a pod look together and share
-   * their `GET /queue`.
-   */
-  private silenceCheckAt(): number {
-    const { stallTimeoutMs } = this.settings
-    return onGrid(
-      Math.max(this.lastHeardAt, this.lastAlarmAt) + stallTimeoutMs,
-      stallTimeoutMs / 10,
+  /** The watchdog's next look at the silence, while the job follows its prompt over the socket. */
+  private watchdogAt(): number {
+    if (!this.accepted || this.down) return Number.POSITIVE_INFINITY
+    return silenceCheckAt(
+      Math.max(this.lastHeardAt, this.lastAlarmAt),
+      this.settings.stallTimeoutMs,
     )
-  }
-
-  private hasStarted(): boolean {
-    return this.state.startedAt !== undefined
-  }
-
-  private deadlineAt(): number {
-    return this.state.submittedAt + this.settings.timeoutMs
-  }
-
-  private queueDeadlineAt(): number {
-    return this.state.submittedAt + this.settings.queueTimeoutMs
   }
 
   private now(): number {

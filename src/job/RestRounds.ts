@@ -23,7 +23,7 @@ const MAX_POLL_INTERVAL_MS = 30_000
 
 /**
  * A job's REST side, as Observables of reducer inputs: the pod's queue and history, a full round
- * (§5.14) and polling rounds. Made when a REST activity starts, so an idle job holds none.
+ * (§5.14), polling rounds, and the rounds each of the job's REST activities (`RestWork`) runs.
  */
 export class RestRounds {
   constructor(
@@ -44,6 +44,57 @@ export class RestRounds {
         source,
         entry,
       })),
+    )
+  }
+
+  /**
+   * After `executing {node: null}`, the socket's last word: history confirms (§3.7); a history
+   * that cannot be read completes the job from what the socket said.
+   */
+  confirm$(): Observable<JobInput> {
+    return this.history$('websocket').pipe(
+      catchError((error: unknown) =>
+        isFatalError(error)
+          ? throwError(() => error)
+          : of<JobInput>({
+              kind: 'history',
+              at: this.context.scheduler.now(),
+              source: 'websocket',
+              entry: undefined,
+            }),
+      ),
+    )
+  }
+
+  /**
+   * Right after the pod accepted the prompt: where a prompt queued earlier stands (it may be
+   * anywhere, finished or gone: a full round tells), or a new prompt's position, a courtesy
+   * (without it `queued` comes with the start).
+   */
+  catchUp$(queuedEarlier: boolean): Observable<JobInput> {
+    return queuedEarlier
+      ? this.reconcile$()
+      : this.queue$('websocket').pipe(catchError(() => EMPTY))
+  }
+
+  /** One round whose failure a later one may get past: after a reopen, or a shorter queue. */
+  reconcile$(): Observable<JobInput> {
+    return this.round$().pipe(catchError(nonFatal))
+  }
+
+  /**
+   * The watchdog's look at a silent job: a round, and `reconnect` when the prompt runs while the
+   * whole socket has been silent for `stallTimeoutMs` (silent de-registration, §6).
+   */
+  watch$(reconnect: () => void): Observable<JobInput> {
+    const { stallTimeoutMs } = this.settings
+    return this.round$().pipe(
+      tap((input) => {
+        const silentFor = this.context.scheduler.now() - this.context.lastMessageAt()
+        const running = input.kind === 'queue' && input.queue.state === 'running'
+        if (running && silentFor >= stallTimeoutMs) reconnect()
+      }),
+      catchError(nonFatal),
     )
   }
 

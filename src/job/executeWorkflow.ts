@@ -5,8 +5,8 @@ import { PREVIEW_METHODS, type ExecuteWorkflowOptions } from './ExecuteWorkflowO
 import { followPrompt } from './followPrompt.js'
 import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
-import { initialJobState } from './reduceJob.js'
-import { assertTrackOptions } from './trackPrompt.js'
+import { initialJobState } from './initialJobState.js'
+import { resolveJobSettings } from './JobSettings.js'
 import { Workflow } from './Workflow.js'
 
 /** `POST /prompt` as a job needs it; resolves with the id the pod uses. */
@@ -32,7 +32,7 @@ export function executeWorkflow(
 ): Observable<JobEvent> {
   const { extraData = {}, front = false, promptId, previewMethod } = options
   assertWorkflow(workflow)
-  assertTrackOptions(options)
+  const settings = resolveJobSettings(options)
   if (promptId !== undefined) assertPromptId('promptId', promptId)
   if (typeof extraData !== 'object' || extraData === null) {
     throw new TypeError(`extraData must be an object, received ${String(extraData)}`)
@@ -44,7 +44,7 @@ export function executeWorkflow(
   }
   const extra =
     previewMethod === undefined ? extraData : { ...extraData, preview_method: previewMethod }
-  return followPrompt(context, options, () => {
+  return followPrompt(context, settings, () => {
     const ownId = promptId ?? context.newPromptId()
     return {
       ownId,

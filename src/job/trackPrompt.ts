@@ -1,8 +1,9 @@
 import type { Observable } from 'rxjs'
 import { followPrompt } from './followPrompt.js'
+import { resolveJobSettings } from './JobSettings.js'
 import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
-import { initialJobState } from './reduceJob.js'
+import { initialJobState } from './initialJobState.js'
 import type { TrackPromptOptions } from './TrackPromptOptions.js'
 
 /**
@@ -19,8 +20,8 @@ export function trackPrompt(
   if (typeof promptId !== 'string' || promptId === '') {
     throw new TypeError(`promptId must be a non-empty string, received ${String(promptId)}`)
   }
-  assertTrackOptions(options)
-  return followPrompt(context, options, () => ({
+  const settings = resolveJobSettings(options)
+  return followPrompt(context, settings, () => ({
     ownId: promptId,
     initial: initialJobState(
       promptId,
@@ -30,39 +31,4 @@ export function trackPrompt(
       'queued',
     ),
   }))
-}
-
-/** Validates the options every job has; throws a `TypeError` naming the option. */
-export function assertTrackOptions(options: TrackPromptOptions): void {
-  const {
-    progressThrottleMs = 1000,
-    timeoutMs = 1,
-    queueTimeoutMs = 1,
-    pollIntervalMs = 1,
-    stallTimeoutMs = 1,
-    signal,
-  } = options
-  check('progressThrottleMs', progressThrottleMs, progressThrottleMs >= 0, 'a number >= 0')
-  for (const [name, value] of Object.entries({
-    timeoutMs,
-    queueTimeoutMs,
-    pollIntervalMs,
-    stallTimeoutMs,
-  })) {
-    check(name, value, value > 0, 'a number > 0')
-  }
-  if (options.socket === false && options.restFallback === false) {
-    throw new TypeError(
-      'socket: false needs restFallback: a job without either has no way to follow',
-    )
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, received ${String(signal)}`)
-  }
-}
-
-function check(name: string, value: unknown, ok: boolean, expected: string): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || !ok) {
-    throw new TypeError(`${name} must be ${expected}, received ${String(value)}`)
-  }
 }

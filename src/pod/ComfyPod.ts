@@ -9,74 +9,38 @@ import {
   tap,
   timer,
 } from 'rxjs'
-import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
-import { promptRejectionError } from '../errors/promptRejectionError.js'
-import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
+import { redactUrl } from '../internal/redactUrl.js'
 import { AlarmClock } from '../job/AlarmClock.js'
 import { assertPromptId } from '../job/assertPromptId.js'
 import { executeWorkflow, type QueuePrompt } from '../job/executeWorkflow.js'
+import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import { FollowedPrompts } from '../job/FollowedPrompts.js'
 import type { JobContext } from '../job/JobContext.js'
 import type { JobEvent } from '../job/JobEvent.js'
-import { FollowedPrompts } from '../job/FollowedPrompts.js'
 import { trackPrompt } from '../job/trackPrompt.js'
 import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
 import type { Workflow } from '../job/Workflow.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { HistoryEntry } from '../protocol/History.js'
-import { PromptAccepted, type NodeErrors } from '../protocol/PromptResponse.js'
 import type { Queue } from '../protocol/Queue.js'
 import { SystemStats } from '../protocol/SystemStats.js'
 import type { ConnectionState } from '../socket/ConnectionState.js'
+import { MessageHub } from '../socket/MessageHub.js'
+import { podAddress, type PodAddress } from '../socket/podAddress.js'
+import type { PodDiagnostic } from '../socket/PodDiagnostic.js'
+import { podMessages$ } from '../socket/podMessages.js'
 import {
   resolvePodOptions,
   type ComfyPodOptions,
   type ResolvedPodOptions,
 } from './ComfyPodOptions.js'
-import { podAddress, type PodAddress } from '../socket/podAddress.js'
-import type { PodDiagnostic } from '../socket/PodDiagnostic.js'
+import type { ImageReference } from './ImageReference.js'
 import { PodHttpClient } from './PodHttpClient.js'
 import { PodPrompts } from './PodPrompts.js'
-import { MessageHub } from '../socket/MessageHub.js'
-import { podMessages$ } from '../socket/podMessages.js'
-import { redactUrl } from '../internal/redactUrl.js'
-
-/** Options of `pod.queueWorkflow(workflow, options)`. */
-export interface QueueWorkflowOptions {
-  /**
-   * The prompt id to ask for (servers from 0.3.45 use it; older ones pick their own, which is
-   * the one returned): a lower-case hyphenated UUID, as ComfyUI 0.25+ requires.
-   * @default a random UUID
-   */
-  readonly promptId?: string
-  /**
-   * `extra_data` of the prompt; `client_id` is always the pod's.
-   * @default {}
-   */
-  readonly extraData?: Readonly<Record<string, unknown>>
-  /**
-   * Put the prompt at the front of the queue.
-   * @default false
-   */
-  readonly front?: boolean
-}
-
-/** The pod's answer to a queued workflow. */
-export interface QueuedPrompt {
-  /** The id the pod uses for the prompt (from its answer). */
-  readonly promptId: string
-  /** Its priority number in the queue. */
-  readonly number: number
-  /** Outputs that failed validation and were dropped; the rest was queued (§5.2). */
-  readonly nodeErrors: Readonly<Record<string, NodeErrors>>
-}
-
-/** An image reference as ComfyUI's outputs give it. */
-export interface ImageReference {
-  readonly filename: string
-  readonly subfolder?: string
-  readonly type?: string
-}
+import type { QueuedPrompt } from './QueuedPrompt.js'
+import type { QueueWorkflowOptions } from './QueueWorkflowOptions.js'
 
 /**
  * One ComfyUI server. Its WebSocket is a hot, shared stream: one socket however many jobs
@@ -147,6 +111,7 @@ export class ComfyPod {
       { ...this.options.headers, ...this.address.headers },
       this.options.fetch,
       this.options.requestTimeoutMs,
+      this.options.scheduler,
     )
     this.prompts = new PodPrompts(this.http, this.options.scheduler)
     this.connection$ = this.connection.asObservable()
@@ -168,6 +133,7 @@ export class ComfyPod {
       connection$: this.connection$,
       scheduler: this.options.scheduler,
       retryMs: this.options.maxReconnectDelayMs,
+      graceMs: this.options.socketGraceMs,
       closedError: () => this.closedError(),
     })
     const { hub } = this
@@ -175,7 +141,6 @@ export class ComfyPod {
       scheduler: this.options.scheduler,
       alarms: new AlarmClock(this.options.scheduler),
       prompts: this.followed,
-      socketGraceMs: this.options.socketGraceMs,
       newPromptId: () => randomUUID(),
       attach: (listener) => hub.attach(listener),
       detach: (listener) => hub.detach(listener),
@@ -245,36 +210,13 @@ export class ComfyPod {
     assertPromptId('promptId', promptId)
     // Kept until answered, so that a cancel that overtakes the answer still finds the prompt.
     // Registered before the request starts: a cancel may come while it is being sent.
-    const queued = Promise.resolve().then(() => this.postPrompt(workflow, promptId, options))
+    const queued = Promise.resolve().then(() =>
+      this.prompts.submit(workflow, promptId, this.clientId, options),
+    )
     this.submitting.set(promptId, queued)
     const forget = (): void => void this.submitting.delete(promptId)
     queued.then(forget, forget)
     return queued
-  }
-
-  private async postPrompt(
-    workflow: Workflow,
-    promptId: string,
-    { extraData = {}, front = false }: QueueWorkflowOptions,
-  ): Promise<QueuedPrompt> {
-    const body = {
-      prompt: workflow,
-      client_id: this.clientId,
-      prompt_id: promptId,
-      extra_data: { ...extraData, client_id: this.clientId },
-      ...(front ? { front: true } : {}),
-    }
-    const response = await this.http.request('POST', '/prompt', body)
-    if (response.status === 400) {
-      const rejection = promptRejectionError(response.body, promptId)
-      if (rejection !== undefined) throw rejection
-    }
-    const accepted = this.http.decode(PromptAccepted, 'POST', '/prompt', response)
-    return {
-      promptId: accepted.prompt_id,
-      number: accepted.number,
-      nodeErrors: accepted.node_errors ?? {},
-    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { SchedulerLike } from 'rxjs'
 import type * as t from 'io-ts'
 import { isLeft } from 'fp-ts/lib/Either.js'
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
@@ -21,6 +22,7 @@ export class PodHttpClient {
     private readonly headers: Readonly<Record<string, string>>,
     private readonly fetch: typeof globalThis.fetch,
     private readonly timeoutMs: number,
+    private readonly scheduler: SchedulerLike,
   ) {}
 
   /**
@@ -38,7 +40,7 @@ export class PodHttpClient {
     if (body !== undefined) headers['content-type'] = 'application/json'
     // Not AbortSignal.timeout: its timer would outlive every request that answers in time.
     const request = new AbortController()
-    const timer = setTimeout(() => request.abort(), this.timeoutMs)
+    const timer = this.scheduler.schedule(() => request.abort(), this.timeoutMs)
     const abort = (): void => request.abort(signal?.reason)
     signal?.addEventListener('abort', abort, { once: true })
     try {
@@ -63,7 +65,7 @@ export class PodHttpClient {
         { cause },
       )
     } finally {
-      clearTimeout(timer)
+      timer.unsubscribe()
       signal?.removeEventListener('abort', abort)
     }
   }

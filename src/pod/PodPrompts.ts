@@ -5,7 +5,11 @@ import { Workflow } from '../job/Workflow.js'
 import { History, type HistoryEntry } from '../protocol/History.js'
 import { Job, JobCancelAnswer, JobList } from '../protocol/Jobs.js'
 import { Queue } from '../protocol/Queue.js'
+import { PromptAccepted } from '../protocol/PromptResponse.js'
+import { promptRejectionError } from '../errors/promptRejectionError.js'
 import type { PodHttpClient } from './PodHttpClient.js'
+import type { QueuedPrompt } from './QueuedPrompt.js'
+import type { QueueWorkflowOptions } from './QueueWorkflowOptions.js'
 
 /** How long a queue read waits for more jobs to ask before it is sent. */
 const QUEUE_READ_WINDOW_MS = 5
@@ -34,6 +38,37 @@ export class PodPrompts {
     private readonly http: PodHttpClient,
     private readonly scheduler: SchedulerLike,
   ) {}
+
+  /**
+   * `POST /prompt` under `clientId`, asking for `promptId`.
+   *
+   * @throws ComfyValidationError when the pod answers 400; ComfyHttpError for other failures
+   */
+  async submit(
+    workflow: Workflow,
+    promptId: string,
+    clientId: string,
+    { extraData = {}, front = false }: QueueWorkflowOptions,
+  ): Promise<QueuedPrompt> {
+    const body = {
+      prompt: workflow,
+      client_id: clientId,
+      prompt_id: promptId,
+      extra_data: { ...extraData, client_id: clientId },
+      ...(front ? { front: true } : {}),
+    }
+    const response = await this.http.request('POST', '/prompt', body)
+    if (response.status === 400) {
+      const rejection = promptRejectionError(response.body, promptId)
+      if (rejection !== undefined) throw rejection
+    }
+    const accepted = this.http.decode(PromptAccepted, 'POST', '/prompt', response)
+    return {
+      promptId: accepted.prompt_id,
+      number: accepted.number,
+      nodeErrors: accepted.node_errors ?? {},
+    }
+  }
 
   /** `GET /queue`: the running prompt and the pending ones (in heap order). */
   queue(): Promise<Queue> {

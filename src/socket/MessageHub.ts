@@ -20,13 +20,16 @@ export interface MessageHubSource {
   readonly scheduler: SchedulerLike
   /** How long after a loss the socket is tried again, while anyone is attached. */
   readonly retryMs: number
+  /** How long the socket may be other than open before listeners are told it is overdue. */
+  readonly graceMs: number
   /** The error of a pod that was closed. */
   closedError(): Error
 }
 
 /**
  * Where the jobs of a pod listen: one subscription to its messages and one to its state for
- * every attached job, a Map lookup per message, and one retry timer after a loss. A job holds
+ * every attached job, and one timer for the socket's grace (listeners hear when the socket has
+ * not been open for `graceMs`: they go on over REST meanwhile), a Map lookup per message, and one retry timer after a loss. A job holds
  * no subscription of its own, so an idle job costs a route and a Set entry. A `status` whose
  * `queue_remaining` dropped tells the jobs (leading and trailing edges, at most every
  * `QUEUE_CHECK_MS`): ComfyUI announces a deleted prompt no other way.
@@ -35,6 +38,9 @@ export class MessageHub implements JobSocket {
   private readonly router = new PromptRouter()
   private readonly listeners = new Set<PodListener>()
   private state: ConnectionState | undefined
+  /** The socket has not been open for `graceMs`. */
+  private overdue = false
+  private grace: Subscription | undefined
   private states: Subscription | undefined
   private socket: Subscription | undefined
   private retry: Subscription | undefined
@@ -71,7 +77,7 @@ export class MessageHub implements JobSocket {
     // A closed pod's stream ends at once, and the listener with it.
     if (!this.listeners.has(listener)) return
     if (this.states !== undefined) {
-      if (this.state !== undefined) listener.connection(this.state)
+      if (this.state !== undefined) listener.connection(this.state, this.overdue)
       return
     }
     const states = new Subscription()
@@ -79,7 +85,8 @@ export class MessageHub implements JobSocket {
     states.add(
       this.source.connection$.subscribe((state) => {
         this.state = state
-        for (const each of this.listeners) each.connection(state)
+        this.timeGrace(state)
+        for (const each of this.listeners) each.connection(state, this.overdue)
       }),
     )
     if (this.listeners.size === 0) states.unsubscribe()
@@ -90,6 +97,9 @@ export class MessageHub implements JobSocket {
     this.states?.unsubscribe()
     this.states = undefined
     this.state = undefined
+    this.grace?.unsubscribe()
+    this.grace = undefined
+    this.overdue = false
     this.socket?.unsubscribe()
     this.socket = undefined
     this.retry?.unsubscribe()
@@ -132,6 +142,23 @@ export class MessageHub implements JobSocket {
         complete: () => this.lose(this.source.closedError()),
       }),
     )
+  }
+
+  /** Starts the grace when the socket leaves `open` (or is not open yet), ends it when it opens. */
+  private timeGrace(state: ConnectionState): void {
+    if (state.state === 'open') {
+      this.grace?.unsubscribe()
+      this.grace = undefined
+      this.overdue = false
+      return
+    }
+    if (this.grace !== undefined || this.overdue) return
+    this.grace = this.source.scheduler.schedule(() => {
+      this.grace = undefined
+      this.overdue = true
+      const { state } = this
+      if (state !== undefined) for (const each of [...this.listeners]) each.connection(state, true)
+    }, this.source.graceMs)
   }
 
   private status(remaining: number | undefined): void {

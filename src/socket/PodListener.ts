@@ -5,8 +5,11 @@ import type { ConnectionState } from './ConnectionState.js'
 export interface PodListener {
   /** A message of a prompt routed to this listener. */
   message(message: PodMessage): void
-  /** The socket's state: the current one when attached, then every change. */
-  connection(state: ConnectionState): void
+  /**
+   * The socket's state: the current one when attached, then every change; `overdue` once it has
+   * not been open for the pod's `socketGraceMs` (told again with the same state when it becomes so).
+   */
+  connection(state: ConnectionState, overdue: boolean): void
   /**
    * The socket is gone: `ComfyConnectionError` when lost (tried again every `socketRetryMs`
    * while anyone is attached), or an error no retry gets past (`ComfyAuthError`, the pod closed).

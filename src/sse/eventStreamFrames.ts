@@ -8,6 +8,7 @@ import {
 import type { JobEvent } from '../job/JobEvent.js'
 import { isFinal, LatestUpdate } from '../progress/LatestUpdate.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
+import { LeadingTrailingThrottle } from '../internal/LeadingTrailingThrottle.js'
 import type { ResolvedServerSentEventsOptions } from './ServerSentEventsOptions.js'
 
 /** What the stream sends next: an update, or a keepalive comment. */
@@ -35,9 +36,7 @@ class Frames implements Unsubscribable {
   private readonly latest: LatestUpdate
   private input: Subscription | undefined
   private keepAlive: Subscription | undefined
-  private throttle: Subscription | undefined
-  /** The `processing` update waiting for the throttle to let it through. */
-  private trailing: ProgressUpdate | undefined
+  private readonly throttle: LeadingTrailingThrottle<ProgressUpdate>
   private inputEnded = false
   private closed = false
 
@@ -46,6 +45,15 @@ class Frames implements Unsubscribable {
     private readonly subscriber: Subscriber<EventStreamFrame>,
   ) {
     this.latest = new LatestUpdate(options)
+    this.throttle = new LeadingTrailingThrottle(
+      options.throttleMs,
+      options.scheduler,
+      (update) => subscriber.next({ update }),
+      // A trailing update still waiting when the input ended went out: the stream is done.
+      () => {
+        if (this.inputEnded) this.end()
+      },
+    )
   }
 
   start(input$: Observable<JobEvent | ProgressUpdate>): void {
@@ -58,7 +66,7 @@ class Frames implements Unsubscribable {
       complete: () => {
         // A trailing update still waiting goes out when its throttle window closes.
         this.inputEnded = true
-        if (this.throttle === undefined) this.end()
+        if (!this.throttle.throttling) this.end()
       },
     })
     if (this.closed) return input.unsubscribe()
@@ -77,35 +85,16 @@ class Frames implements Unsubscribable {
     this.closed = true
     this.input?.unsubscribe()
     this.keepAlive?.unsubscribe()
-    this.throttle?.unsubscribe()
+    this.throttle.unsubscribe()
   }
 
   private offer(update: ProgressUpdate | undefined): void {
     if (update === undefined || this.closed) return
-    if (update.status !== 'processing' || this.options.throttleMs === 0) {
-      if (isFinal(update)) this.trailing = undefined
-      this.subscriber.next({ update })
-      if (isFinal(update)) this.end()
-      return
-    }
-    if (this.throttle !== undefined) {
-      this.trailing = update
-      return
-    }
+    if (update.status === 'processing') return this.throttle.next(update)
+    // Every other status skips the wait; a final one takes the place of a waiting update.
+    if (isFinal(update)) this.throttle.drop()
     this.subscriber.next({ update })
-    this.openThrottle()
-  }
-
-  private openThrottle(): void {
-    if (this.closed) return
-    this.throttle = this.options.scheduler.schedule(() => {
-      this.throttle = undefined
-      const trailing = this.trailing
-      this.trailing = undefined
-      if (trailing !== undefined && !this.closed) this.subscriber.next({ update: trailing })
-      if (this.inputEnded) this.end()
-      else if (trailing !== undefined) this.openThrottle()
-    }, this.options.throttleMs)
+    if (isFinal(update)) this.end()
   }
 
   private end(): void {

@@ -1,0 +1,49 @@
+import type { NodeOutput } from '../protocol/ComfyMessage.js'
+import { expectedNodes } from './expectedNodes.js'
+import type { JobState } from './JobState.js'
+import type { NodeState } from './measureProgress.js'
+import type { Workflow } from './Workflow.js'
+
+// A new job's empty parts, shared by every job: the reducer replaces them, never changes them.
+const NOTHING_EXPECTED: ReadonlyMap<string, number> = new Map()
+const NO_NODES: readonly string[] = []
+const NO_NODE_STATES: Readonly<Record<string, NodeState>> = {}
+const NO_OUTPUTS: Readonly<Record<string, NodeOutput>> = {}
+
+/**
+ * The state of a job about to be submitted, or (`phase: 'queued'`) of a prompt queued earlier,
+ * whose graph may not be known yet.
+ */
+export function initialJobState(
+  promptId: string,
+  workflow: Workflow | undefined,
+  submittedAt: number,
+  viewUrl: JobState['viewUrl'],
+  phase: 'submitting' | 'queued' = 'submitting',
+): JobState {
+  return {
+    promptId,
+    phase,
+    queuedEmitted: false,
+    graphKnown: workflow !== undefined,
+    expected: workflow === undefined ? NOTHING_EXPECTED : expectedNodes(workflow),
+    cachedNodes: NO_NODES,
+    nodes: NO_NODE_STATES,
+    fromProgressState: false,
+    currentNode: undefined,
+    outputs: NO_OUTPUTS,
+    progress: 0,
+    totalValue: 0,
+    totalMax: 0,
+    progressAt: submittedAt,
+    progressSource: 'websocket',
+    progressVersion: 0,
+    rateFromAt: undefined,
+    rateFromProgress: 0,
+    submittedAt,
+    startedAt: undefined,
+    absentFromQueue: false,
+    lostRounds: 0,
+    viewUrl,
+  }
+}

@@ -1,0 +1,24 @@
+import type { JobSettings } from './JobSettings.js'
+import type { JobState } from './JobState.js'
+import { onGrid } from './RestRounds.js'
+
+/** When the whole job's time is up (`timeoutMs` after it was submitted). */
+export function deadlineAt(state: JobState, settings: JobSettings): number {
+  return state.submittedAt + settings.timeoutMs
+}
+
+/** When its wait in the queue is up (`queueTimeoutMs`); never once the prompt started. */
+export function queueDeadlineAt(state: JobState, settings: JobSettings): number {
+  return state.startedAt === undefined
+    ? state.submittedAt + settings.queueTimeoutMs
+    : Number.POSITIVE_INFINITY
+}
+
+/**
+ * When the watchdog looks next: `stallTimeoutMs` after the last word or look, rounded up to a
+ * tenth of it on the pod-wide grid, so that the idle jobs of a pod look together and share
+ * their `GET /queue`.
+ */
+export function silenceCheckAt(lastWordOrLookAt: number, stallTimeoutMs: number): number {
+  return onGrid(lastWordOrLookAt + stallTimeoutMs, stallTimeoutMs / 10)
+}

@@ -1,0 +1,172 @@
+import type { JobEvent, JobProgress } from './JobEvent.js'
+import type { JobState } from './JobState.js'
+import type { JobMethod } from './ComfyUIJobResult.js'
+import type { ComfyError } from '../errors/ComfyError.js'
+import { imagesOf } from './imagesOf.js'
+import { measureProgress, round1, type NodeState } from './measureProgress.js'
+import { progressEvent } from './progressEvent.js'
+
+// The steps every part of the reducer takes: entering `running`, measuring progress, the end.
+
+/** A terminal failure: the pipeline turns it into the Observable's error. */
+export interface JobFailed {
+  readonly type: 'failed'
+  readonly error: ComfyError
+}
+
+/** One step of the reducer: the next state and what to emit. */
+export interface JobStep {
+  readonly state: JobState
+  readonly events: readonly (JobEvent | JobFailed)[]
+}
+
+/** Most steps emit nothing: one shared empty list rather than one per message. */
+export const NO_EVENTS: readonly never[] = []
+
+/** Enters `running`, emitting `queued` first if it has not been (the start can beat the HTTP answer). */
+export function start(state: JobState, at: number, source: JobMethod): JobStep {
+  if (state.phase !== 'submitting' && state.phase !== 'queued') return { state, events: NO_EVENTS }
+  const events: JobEvent[] = []
+  if (!state.queuedEmitted)
+    events.push({ type: 'queued', promptId: state.promptId, source, position: 0 })
+  events.push({ type: 'started', promptId: state.promptId, source })
+  return { state: revise(state, { phase: 'running', queuedEmitted: true, startedAt: at }), events }
+}
+
+/**
+ * `base` with its new node states and current node, and the progress they make: never back,
+ * below 100 until completion. One copy of the state per message, none when nothing changed.
+ */
+export function progressed(
+  base: JobState,
+  nodes: Readonly<Record<string, NodeState>>,
+  currentNode: string | undefined,
+  events: readonly (JobEvent | JobFailed)[],
+  at: number,
+  source: JobMethod,
+): JobStep {
+  if (nodes === base.nodes && currentNode === base.currentNode) return { state: base, events }
+  const measure = measureProgress(base.expected, nodes)
+  const progress = Math.min(99, Math.max(base.progress, round1(measure.progress)))
+  if (
+    progress === base.progress &&
+    measure.totalValue === base.totalValue &&
+    currentNode === base.currentNode
+  ) {
+    const next = copyOf(base)
+    next.nodes = nodes
+    return { state: next, events }
+  }
+  const next = copyOf(base)
+  next.nodes = nodes
+  next.currentNode = currentNode
+  next.progress = progress
+  next.totalValue = measure.totalValue
+  next.totalMax = measure.totalMax
+  next.progressAt = at
+  next.progressSource = source
+  next.progressVersion = base.progressVersion + 1
+  return { state: next, events }
+}
+
+/** `state` with some fields changed. */
+export function revise(state: JobState, changes: Partial<JobState>): JobState {
+  return Object.assign(copyOf(state), changes)
+}
+
+/**
+ * A copy of a state, written out field by field in one order: every state then shares one
+ * hidden class. Spreading the previous state with changed fields sent V8 down a slow path that
+ * cost most of a progress message.
+ */
+export function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobState[K] } {
+  return {
+    promptId: state.promptId,
+    phase: state.phase,
+    queuedEmitted: state.queuedEmitted,
+    graphKnown: state.graphKnown,
+    expected: state.expected,
+    cachedNodes: state.cachedNodes,
+    nodes: state.nodes,
+    fromProgressState: state.fromProgressState,
+    currentNode: state.currentNode,
+    outputs: state.outputs,
+    progress: state.progress,
+    totalValue: state.totalValue,
+    totalMax: state.totalMax,
+    progressAt: state.progressAt,
+    progressSource: state.progressSource,
+    progressVersion: state.progressVersion,
+    rateFromAt: state.rateFromAt,
+    rateFromProgress: state.rateFromProgress,
+    submittedAt: state.submittedAt,
+    startedAt: state.startedAt,
+    absentFromQueue: state.absentFromQueue,
+    lostRounds: state.lostRounds,
+    viewUrl: state.viewUrl,
+  }
+}
+
+export function complete(
+  state: JobState,
+  events: readonly (JobEvent | JobFailed)[],
+  at: number,
+  source: JobMethod,
+): JobStep {
+  const nodes = finishAll(state)
+  const { totalMax } = measureProgress(state.expected, nodes)
+  const done = revise(state, {
+    phase: 'done',
+    nodes,
+    progress: 100,
+    totalValue: totalMax,
+    totalMax,
+    progressAt: at,
+    progressSource: source,
+  })
+  const final: JobProgress = { ...progressEvent(done), estimatedTimeRemaining: 0 }
+  return {
+    state: done,
+    events: [
+      ...events,
+      final,
+      {
+        type: 'completed',
+        promptId: state.promptId,
+        source,
+        result: {
+          promptId: state.promptId,
+          status: 'completed',
+          images: imagesOf(state.outputs, state.viewUrl),
+          outputs: state.outputs,
+          durationMs: at - state.submittedAt,
+          method: source,
+          progressUpdates: 0,
+        },
+      },
+    ],
+  }
+}
+
+export function fail(
+  state: JobState,
+  error: ComfyError,
+  events: readonly (JobEvent | JobFailed)[] = [],
+): JobStep {
+  return { state: revise(state, { phase: 'done' }), events: [...events, { type: 'failed', error }] }
+}
+
+export function finish(
+  nodes: Readonly<Record<string, NodeState>>,
+  id: string,
+): Readonly<Record<string, NodeState>> {
+  const node = nodes[id]
+  const max = node !== undefined && node.max > 0 ? node.max : 1
+  return { ...nodes, [id]: { value: max, max, state: 'finished' } }
+}
+
+export function finishAll(state: JobState): Readonly<Record<string, NodeState>> {
+  let nodes = state.nodes
+  for (const id of state.expected.keys()) nodes = finish(nodes, id)
+  return nodes
+}

@@ -1,0 +1,121 @@
+import { ComfyExecutionError } from '../errors/ComfyExecutionError.js'
+import { ComfyInterruptedError } from '../errors/ComfyInterruptedError.js'
+import type { PodMessage } from '../protocol/decodeFrame.js'
+import type { JobState } from './JobState.js'
+import { fail, finish, NO_EVENTS, progressed, revise, start, type JobStep } from './jobSteps.js'
+
+/** A socket message of the job's prompt (protocol §2, §3). */
+export function reduceMessage(state: JobState, message: PodMessage, at: number): JobStep {
+  const source = 'websocket'
+  switch (message.type) {
+    case 'execution_start':
+      return start(state, at, source)
+    case 'execution_cached': {
+      const expected = new Map(state.expected)
+      for (const node of message.data.nodes) expected.delete(node)
+      return {
+        state: revise(state, { expected, cachedNodes: message.data.nodes }),
+        events: NO_EVENTS,
+      }
+    }
+    case 'executing': {
+      if (message.data.node === null) {
+        if (state.phase === 'finishing') return { state, events: NO_EVENTS }
+        // The end can come with nothing before it (missed while reconnecting): start first.
+        const started = start(state, at, source)
+        return { state: revise(started.state, { phase: 'finishing' }), events: started.events }
+      }
+      const { state: base, events } = start(state, at, source)
+      const node = message.data.node
+      let nodes = base.nodes
+      if (!state.fromProgressState) {
+        const previous = state.currentNode
+        if (previous !== undefined && previous !== node) nodes = finish(nodes, previous)
+        if (nodes[node] === undefined)
+          nodes = { ...nodes, [node]: { value: 0, max: 1, state: 'running' } }
+      }
+      return progressed(base, nodes, node, events, at, source)
+    }
+    case 'progress': {
+      const { state: base, events } = start(state, at, source)
+      const node = message.data.node ?? state.currentNode
+      if (node === undefined) return { state: base, events }
+      const nodes = state.fromProgressState
+        ? base.nodes
+        : {
+            ...base.nodes,
+            [node]: { value: message.data.value, max: message.data.max, state: 'running' },
+          }
+      const step = progressed(base, nodes, node, events, at, source)
+      if (step.state.rateFromAt !== undefined) return step
+      return {
+        state: revise(step.state, { rateFromAt: at, rateFromProgress: step.state.progress }),
+        events: step.events,
+      }
+    }
+    case 'progress_state': {
+      const { state: started, events } = start(state, at, source)
+      const base = started.fromProgressState
+        ? started
+        : revise(started, { fromProgressState: true })
+      // A snapshot is complete and never changed: kept as decoded (§2.7).
+      return progressed(base, message.data.nodes, base.currentNode, events, at, source)
+    }
+    case 'executed': {
+      const { node, output } = message.data
+      const outputs = output === null ? state.outputs : { ...state.outputs, [node]: output }
+      const nodes = state.fromProgressState ? state.nodes : finish(state.nodes, node)
+      return progressed(
+        outputs === state.outputs ? state : revise(state, { outputs }),
+        nodes,
+        state.currentNode,
+        [{ type: 'node_executed', promptId: state.promptId, source, node, output }],
+        at,
+        source,
+      )
+    }
+    case 'execution_error':
+      // "ExecutionBlocked" is reported as an error with no timestamp, and execution goes on (§2.10).
+      if (
+        message.data.exception_type === 'ExecutionBlocked' &&
+        message.data.timestamp === undefined
+      ) {
+        return { state, events: NO_EVENTS }
+      }
+      return fail(state, new ComfyExecutionError(message.data))
+    case 'execution_interrupted':
+      return fail(state, new ComfyInterruptedError(message.data))
+    case 'preview_image':
+      return preview(state, state.currentNode, message.mime, message.image)
+    case 'preview_image_with_metadata':
+      return preview(
+        state,
+        message.metadata.display_node_id ?? message.metadata.node_id,
+        message.mime,
+        message.image,
+      )
+    default:
+      return { state, events: NO_EVENTS }
+  }
+}
+
+function preview(
+  state: JobState,
+  node: string | undefined,
+  mime: string,
+  image: Uint8Array,
+): JobStep {
+  return {
+    state,
+    events: [
+      {
+        type: 'preview',
+        promptId: state.promptId,
+        source: 'websocket',
+        ...(node === undefined ? {} : { node }),
+        mime,
+        image,
+      },
+    ],
+  }
+}
