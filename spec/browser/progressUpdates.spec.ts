@@ -185,6 +185,7 @@ describe('progressUpdates$', () => {
       'src/browser/index.ts',
       'src/browser/progressUpdates.ts',
       'src/errors/ComfyError.ts',
+      'src/internal/optionChecks.ts',
       'src/progress/parseProgressUpdate.ts',
     ])
   })

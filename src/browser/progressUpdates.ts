@@ -2,6 +2,7 @@ import { Observable } from 'rxjs'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import { ProgressStreamError } from './ProgressStreamError.js'
 import { parseProgressUpdate, PROGRESS_STATUSES } from '../progress/parseProgressUpdate.js'
+import { invalid } from '../internal/optionChecks.js'
 
 // Bundled for browsers: no Node module, nothing from the server side but types.
 
@@ -67,7 +68,7 @@ export function progressUpdates$(
     onConnection,
   } = options
   if (typeof eventSource !== 'function') {
-    throw new TypeError(`eventSource must be a function, received ${String(eventSource)}`)
+    invalid('eventSource', eventSource, 'a function')
   }
   const href = String(url)
   return new Observable<ProgressUpdate>((subscriber) => {

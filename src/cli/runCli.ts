@@ -6,6 +6,7 @@ import { runCommand } from './runCommand.js'
 import { simulateCommand } from './simulateCommand.js'
 import { MAIN_USAGE, RUN_USAGE, SIMULATE_USAGE, WATCH_USAGE } from './usage.js'
 import { watchCommand } from './watchCommand.js'
+import { invalid } from '../internal/optionChecks.js'
 
 /** Options of {@link runCli}: the process's effects, injected so that tests run it in-process. */
 export interface RunCliOptions {
@@ -74,7 +75,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions): P
     }
   }
   if (typeof env !== 'object' || env === null) {
-    throw new TypeError(`env must be an object, received ${String(env)}`)
+    invalid('env', env, 'an object')
   }
   if (typeof fetch !== 'function') throw new TypeError('fetch must be a function')
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

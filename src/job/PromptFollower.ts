@@ -15,7 +15,7 @@ import type { JobInput, JobState } from './JobState.js'
 import { progressEvent } from './progressEvent.js'
 import { reduceJob } from './reduceJob.js'
 import { deadlineAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
-import { RestWork, type RestWorkOwner } from './RestWork.js'
+import { RestWork } from './RestWork.js'
 
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
 const NO_SOCKET: ConnectionState = {
@@ -34,7 +34,8 @@ const NO_SOCKET: ConnectionState = {
  * relays socket states to it, and REST work (`RestWork`) is made only when needed.
  */
 export class PromptFollower
-  implements PodListener, CancellableJob, RestWorkOwner, Alarm, Unsubscribable
+  extends RestWork
+  implements PodListener, CancellableJob, Alarm, Unsubscribable
 {
   // The pod's alarm clock keeps its bookkeeping here.
   alarmAt = Number.POSITIVE_INFINITY
@@ -49,31 +50,25 @@ export class PromptFollower
   private podId: string | undefined
   /** A terminal notification was sent. */
   private ended = false
-  /** Everything of the job is gone. */
-  private closed = false
   private listening = true
   private accepted = false
   private connectionState: ConnectionState | undefined
   /** The socket has not been open for the pod's `socketGraceMs`. */
   private overdue = false
-  private down = false
-  /** Whether the socket was open when last seen, since the prompt was accepted. */
-  private open: boolean | undefined
   private lastHeardAt: number
   private lastAlarmAt = Number.NEGATIVE_INFINITY
   /** Made with the first progress change: an idle job has none. */
   private throttle: LeadingTrailingThrottle<undefined> | undefined
   private emittedVersion = 0
   private progressUpdates = 0
-  /** The job's REST activities, made with the first. */
-  private work: RestWork | undefined
 
   constructor(
-    private readonly context: JobContext,
+    context: JobContext,
     plan: FollowPlan,
-    private readonly settings: JobSettings,
+    settings: JobSettings,
     private readonly subscriber: Subscriber<JobEvent>,
   ) {
+    super(context, settings)
     this.state = plan.initial
     this.ownId = plan.ownId
     this.promptId = plan.ownId
@@ -118,7 +113,7 @@ export class PromptFollower
     // `executing {node: null}`: the socket's last word on the prompt; history confirms (§3.7).
     if (!this.closed && message.type === 'executing' && message.data.node === null) {
       this.stopListening()
-      this.rest().confirm()
+      this.confirm()
     }
   }
 
@@ -137,8 +132,8 @@ export class PromptFollower
   queueShrank(): void {
     // Only a prompt still waiting can have been deleted unannounced; a running one ends with a
     // message, and a job on REST polls anyway.
-    if (this.closed || !this.accepted || this.phase === 'running' || this.down) return
-    if (this.work?.looking !== true) this.rest().reconcile()
+    if (this.closed || !this.accepted || this.phase === 'running' || this.polling) return
+    if (!this.looking) this.reconcile()
   }
 
   cancelled(phase: CancelledPhase | undefined): void {
@@ -165,7 +160,7 @@ export class PromptFollower
     if (ready && submit !== undefined) {
       // Sent once.
       this.submit = undefined
-      this.rest().submit(submit)
+      this.post(submit)
     }
   }
 
@@ -197,29 +192,16 @@ export class PromptFollower
     if (this.connectionState !== undefined) this.follow(this.connectionState)
     if (this.closed) return
     // Polling, once started, asks where the prompt stands first thing.
-    this.rest().catchUp(this.queuedEarlier)
+    this.catchUp(this.queuedEarlier)
     if (this.closed) return
     this.rearm()
   }
 
-  /**
-   * After acceptance: polls while the pod has given up on the socket, and catches up after each
-   * reopen.
-   */
+  /** After acceptance: REST follows the socket (`RestWork.follow`); the watchdog waits meanwhile. */
   private follow(state: ConnectionState): void {
-    const down = this.socketDown()
-    if (down !== this.down) {
-      this.down = down
-      if (down || this.work !== undefined) this.rest().poll(down)
-      if (this.closed) return
-      this.rearm()
-    }
-    const open = state.state === 'open'
-    if (open === this.open) return
-    const reopened = this.open !== undefined && open
-    this.open = open
-    // Whatever happened while the socket was away, one REST round catches up with it.
-    if (reopened) this.rest().reconcile()
+    const polled = this.polling
+    this.followSocket(state.state === 'open', this.socketDown())
+    if (!this.closed && this.polling !== polled) this.rearm()
   }
 
   private feed(input: JobInput): void {
@@ -300,16 +282,10 @@ export class PromptFollower
     }
     if (now >= this.watchdogAt()) {
       this.lastAlarmAt = now
-      this.rest().watch(() => this.context.reconnect())
+      this.watch(() => this.context.reconnect())
       if (this.closed) return
     }
     this.rearm()
-  }
-
-  /** The job's REST side, made with its first activity. */
-  private rest(): RestWork {
-    this.work ??= new RestWork(this.context, this.settings, this)
-    return this.work
   }
 
   currentPromptId(): string {
@@ -320,15 +296,15 @@ export class PromptFollower
     return !this.state.graphKnown
   }
 
-  restAccepted(promptId: string): void {
+  protected restAccepted(promptId: string): void {
     this.accept(promptId)
   }
 
-  restInput(input: JobInput): void {
+  protected restInput(input: JobInput): void {
     this.feed(input)
   }
 
-  restFailed(error: unknown): void {
+  protected restFailed(error: unknown): void {
     this.fail(error)
   }
 
@@ -366,12 +342,12 @@ export class PromptFollower
     if (this.podId !== undefined) this.context.prompts.delete(this.podId, this)
     this.context.alarms.clear(this)
     this.throttle?.unsubscribe()
-    this.work?.unsubscribe()
+    this.stopRest()
   }
 
   /** The watchdog's next look at the silence, while the job follows its prompt over the socket. */
   private watchdogAt(): number {
-    if (!this.accepted || this.down) return Number.POSITIVE_INFINITY
+    if (!this.accepted || this.polling) return Number.POSITIVE_INFINITY
     return silenceCheckAt(
       Math.max(this.lastHeardAt, this.lastAlarmAt),
       this.settings.stallTimeoutMs,

@@ -29,15 +29,16 @@ export class RestRounds {
   constructor(
     private readonly context: JobContext,
     private readonly settings: JobSettings,
-    /** The prompt's id when a call starts: the job's own until the pod answers with its. */
-    private readonly promptId: () => string,
-    /** Whether the job still needs the prompt's graph (a tracked prompt's comes from the queue). */
-    private readonly needsGraph: () => boolean,
+    /** Its job: the prompt's id when a call starts, and whether the graph is still needed. */
+    private readonly job: {
+      currentPromptId(): string
+      needsGraph(): boolean
+    },
   ) {}
 
   /** The prompt's outcome (`GET /history/{id}`, or the Jobs API's), as the reducer takes it. */
   history$(source: JobMethod): Observable<JobInput> {
-    return defer(() => this.context.getHistory(this.promptId())).pipe(
+    return defer(() => this.context.getHistory(this.job.currentPromptId())).pipe(
       map((entry): JobInput => ({
         kind: 'history',
         at: this.context.scheduler.now(),
@@ -100,7 +101,9 @@ export class RestRounds {
 
   /** Where the pod's queue puts the prompt, as the reducer takes it. */
   queue$(source: JobMethod): Observable<JobInput> {
-    return defer(() => this.context.queueState(this.promptId(), this.needsGraph())).pipe(
+    return defer(() =>
+      this.context.queueState(this.job.currentPromptId(), this.job.needsGraph()),
+    ).pipe(
       map((queue): JobInput => ({
         kind: 'queue',
         at: this.context.scheduler.now(),

@@ -1,3 +1,5 @@
+import { invalid } from '../internal/optionChecks.js'
+
 /** A canonical UUID: lower case, hyphenated, as ComfyUI 0.25+ requires of a client's prompt id. */
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -8,11 +10,6 @@ const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
  * @throws TypeError naming the option
  */
 export function assertPromptId(name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !CANONICAL_UUID.test(value)) {
-    throw new TypeError(
-      `${name} must be a lower-case hyphenated UUID (crypto.randomUUID()), received ${
-        typeof value === 'string' ? JSON.stringify(value) : String(value)
-      }`,
-    )
-  }
+  if (typeof value !== 'string' || !CANONICAL_UUID.test(value))
+    invalid(name, value, 'a lower-case hyphenated UUID (crypto.randomUUID())')
 }

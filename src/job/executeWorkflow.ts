@@ -8,6 +8,7 @@ import type { JobEvent } from './JobEvent.js'
 import { initialJobState } from './initialJobState.js'
 import { resolveJobSettings } from './JobSettings.js'
 import { Workflow } from './Workflow.js'
+import { invalid } from '../internal/optionChecks.js'
 
 /** `POST /prompt` as a job needs it; resolves with the id the pod uses. */
 export type QueuePrompt = (request: {
@@ -35,12 +36,10 @@ export function executeWorkflow(
   const settings = resolveJobSettings(options)
   if (promptId !== undefined) assertPromptId('promptId', promptId)
   if (typeof extraData !== 'object' || extraData === null) {
-    throw new TypeError(`extraData must be an object, received ${String(extraData)}`)
+    invalid('extraData', extraData, 'an object')
   }
   if (previewMethod !== undefined && !PREVIEW_METHODS.includes(previewMethod)) {
-    throw new TypeError(
-      `previewMethod must be one of ${PREVIEW_METHODS.join(', ')}, received ${String(previewMethod)}`,
-    )
+    invalid('previewMethod', previewMethod, `one of ${PREVIEW_METHODS.join(', ')}`)
   }
   const extra =
     previewMethod === undefined ? extraData : { ...extraData, preview_method: previewMethod }

@@ -5,6 +5,7 @@ import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { initialJobState } from './initialJobState.js'
 import type { TrackPromptOptions } from './TrackPromptOptions.js'
+import { invalid } from '../internal/optionChecks.js'
 
 /**
  * Follows a prompt queued earlier — by this process, or by a previous one with the same
@@ -18,7 +19,7 @@ export function trackPrompt(
   options: TrackPromptOptions = {},
 ): Observable<JobEvent> {
   if (typeof promptId !== 'string' || promptId === '') {
-    throw new TypeError(`promptId must be a non-empty string, received ${String(promptId)}`)
+    invalid('promptId', promptId, 'a non-empty string')
   }
   const settings = resolveJobSettings(options)
   return followPrompt(context, settings, () => ({
