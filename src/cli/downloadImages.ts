@@ -3,6 +3,7 @@ import { basename, extname, join } from 'node:path'
 import type { ComfyImage } from '../job/ComfyUIJobResult.js'
 import { redactUrl } from '../internal/redactUrl.js'
 import { CliError, ExitCode } from './CliError.js'
+import { describeError } from '../internal/describeError.js'
 
 /** An output image saved to disk. */
 export interface DownloadedImage {
@@ -54,7 +55,7 @@ export async function downloadImages(
       bytes = new Uint8Array(await response.arrayBuffer())
     } catch (cause) {
       if (cause instanceof CliError) throw cause
-      throw new CliError(`downloading ${shown} failed: ${describe(cause)}`, ExitCode.failed, {
+      throw new CliError(`downloading ${shown} failed: ${describeError(cause)}`, ExitCode.failed, {
         cause,
       })
     }
@@ -75,13 +76,9 @@ async function writeNew(dir: string, filename: string, bytes: Uint8Array): Promi
       return path
     } catch (cause) {
       if ((cause as { code?: unknown }).code === 'EEXIST') continue
-      throw new CliError(`cannot write ${path}: ${describe(cause)}`, ExitCode.failed, { cause })
+      throw new CliError(`cannot write ${path}: ${describeError(cause)}`, ExitCode.failed, {
+        cause,
+      })
     }
   }
-}
-
-function describe(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause)
-  const inner = (cause as { cause?: unknown }).cause
-  return inner instanceof Error ? `${cause.message} (${inner.message})` : cause.message
 }

@@ -6,6 +6,7 @@ import { ComfyHttpError } from '../errors/ComfyHttpError.js'
 import { formatValidationErrors } from '../protocol/formatValidationErrors.js'
 import type { PodAddress } from '../socket/podAddress.js'
 import { redactUrl } from '../internal/redactUrl.js'
+import { describeError } from '../internal/describeError.js'
 
 /** A pod's answer: its status and body text. */
 export interface PodResponse {
@@ -55,7 +56,7 @@ export class PodHttpClient {
       const reason =
         request.signal.aborted && signal?.aborted !== true
           ? `no answer within ${this.timeoutMs} ms`
-          : describe(cause)
+          : describeError(cause)
       throw new ComfyHttpError(
         `${method} ${redactUrl(url)} failed: ${reason}`,
         method,
@@ -140,10 +141,4 @@ export class PodHttpClient {
       cause === undefined ? undefined : { cause },
     )
   }
-}
-
-function describe(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause)
-  const inner = (cause as { cause?: unknown }).cause
-  return inner instanceof Error ? `${cause.message} (${inner.message})` : cause.message
 }

@@ -14,7 +14,7 @@ import {
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import { ComfyStoreError } from '../errors/ComfyStoreError.js'
 import { parseProgressUpdate } from '../progress/parseProgressUpdate.js'
-import { messageOf } from './messageOf.js'
+import { describeError } from '../internal/describeError.js'
 import type {
   InFlightJob,
   InstanceState,
@@ -159,7 +159,9 @@ export class RedisProgressStore implements ProgressStore {
         // ioredis may not have noticed the loss yet ("Stream isn't writeable", "Connection is
         // closed", "Command aborted"); anything else with the connection up (a commandTimeout of
         // the user's) is not a reason to hold every write until the next reconnection.
-        return this.redis.status !== 'ready' || /writeable|closed|aborted/i.test(messageOf(error))
+        return (
+          this.redis.status !== 'ready' || /writeable|closed|aborted/i.test(describeError(error))
+        )
       },
       report: (diagnostic) => this.diagnostics.next(diagnostic),
     })
@@ -292,7 +294,7 @@ export class RedisProgressStore implements ProgressStore {
     this.diagnostics.next({
       type: 'connection_error',
       connection: 'commands',
-      message: messageOf(error),
+      message: describeError(error),
     })
   }
 

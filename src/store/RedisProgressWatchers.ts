@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { Observable, type Subscriber } from 'rxjs'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
-import { messageOf } from './messageOf.js'
+import { describeError } from '../internal/describeError.js'
 import type { ProgressStoreDiagnostic } from './ProgressStore.js'
 
 /** What the watchers share with the store they belong to. */
@@ -139,7 +139,7 @@ export class RedisProgressWatchers {
     const subscriber = redis.duplicate({ autoResubscribe: false })
     const channelPrefix = this.context.channel('')
     subscriber.on('error', (error: unknown) =>
-      report({ type: 'connection_error', connection: 'subscriber', message: messageOf(error) }),
+      report({ type: 'connection_error', connection: 'subscriber', message: describeError(error) }),
     )
     subscriber.on('ready', () => this.resubscribe())
     subscriber.on('message', (channel: string, message: string) => {
@@ -152,6 +152,6 @@ export class RedisProgressWatchers {
   }
 
   private readFailed(promptId: string, error: unknown): void {
-    this.context.report({ type: 'read_failed', promptId, message: messageOf(error) })
+    this.context.report({ type: 'read_failed', promptId, message: describeError(error) })
   }
 }
