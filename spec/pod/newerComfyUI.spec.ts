@@ -1,6 +1,12 @@
 import { lastValueFrom, toArray } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ComfyPod, ComfyValidationError, type JobEvent, type Workflow } from '../../src/index.js'
+import {
+  ComfyPod,
+  ComfyPromptLostError,
+  ComfyValidationError,
+  type JobEvent,
+  type Workflow,
+} from '../../src/index.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
 
 // Real sockets against the simulator as ComfyUI 0.33 and 0.3.64, pods and jobs with their
@@ -86,6 +92,26 @@ describe('ComfyPod on ComfyUI 0.33', () => {
     expect(asked).toContain('GET /jobs')
     expect(asked.some((path) => path.startsWith('GET /jobs/'))).toBe(true)
     expect(asked.filter((path) => /^GET \/(queue|history)/.test(path))).toEqual([])
+  })
+
+  it('declares a prompt deleted by another client lost after one shared queue read and two lookups by id', async () => {
+    const pod = await start('0.33')
+    simulator.pause()
+    const queued = new Promise<string>((resolve) => simulator.once('promptQueued', resolve))
+    const job = failure(run(pod, image(5)))
+    const promptId = await queued
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const asked = requests()
+    await fetch(`${simulator.url}/api/jobs/${promptId}/cancel`, { method: 'POST' })
+    expect(await job).toBeInstanceOf(ComfyPromptLostError)
+    // The status that shrank the queue: one list of live jobs, the prompt's 404, and one second
+    // look a poll interval later, by id alone.
+    expect(asked).toEqual([
+      `POST /jobs/${promptId}/cancel`,
+      'GET /jobs',
+      `GET /jobs/${promptId}`,
+      `GET /jobs/${promptId}`,
+    ])
   })
 
   it('cancels atomically with POST /api/jobs/{id}/cancel', async () => {

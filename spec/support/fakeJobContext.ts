@@ -1,4 +1,4 @@
-import { EMPTY, type Observable, of } from 'rxjs'
+import { EMPTY, from, map, mergeMap, type Observable, of } from 'rxjs'
 import type { TestScheduler } from 'rxjs/testing'
 import { ComfyConnectionError, type ConnectionState, type PodMessage } from '../../src/index.js'
 import { AlarmClock } from '../../src/job/AlarmClock.js'
@@ -31,7 +31,7 @@ export function fakeJobContext(
     graceMs: resolvePodOptions({}).socketGraceMs,
     closedError: () => new ComfyConnectionError('the pod is closed', 'ws://pod/ws', 'pod_closed'),
   })
-  return {
+  const context: JobContext & { readonly hub: MessageHub } = {
     hub,
     scheduler,
     alarms: new AlarmClock(scheduler),
@@ -45,8 +45,18 @@ export function fakeJobContext(
     lastMessageAt: () => hub.lastMessageAt(),
     queueState: () => of({ state: 'pending', position: 0 }),
     getHistory: () => of(undefined),
+    // As a pod without the Jobs API: the queue read, then history for a prompt it no longer lists.
+    lookUp: (promptId) =>
+      from(context.queueState(promptId)).pipe(
+        mergeMap((queue) =>
+          queue.state === 'absent'
+            ? from(context.getHistory(promptId)).pipe(map((entry) => ({ queue, entry })))
+            : of({ queue, entry: undefined }),
+        ),
+      ),
     cancel: () => EMPTY,
     viewUrl: () => 'http://pod/view',
     ...effects,
   }
+  return context
 }

@@ -5,6 +5,12 @@ import type { AlarmClock } from './AlarmClock.js'
 import type { FollowedPrompts } from './FollowedPrompts.js'
 import type { JobState, QueueState } from './JobState.js'
 
+/** Where a prompt stands: in the queue, or (absent from it) its history entry if it has one. */
+export interface PromptLookup {
+  readonly queue: QueueState
+  readonly entry: HistoryEntry | undefined
+}
+
 /** What a job needs from its pod; injected so that every path runs in virtual time in tests. */
 export interface JobContext extends JobSocket {
   readonly scheduler: SchedulerLike
@@ -25,6 +31,12 @@ export interface JobContext extends JobSocket {
   queueState(promptId: string, graph?: boolean): ObservableInput<QueueState>
   /** The prompt's outcome once it left the queue, as a history entry; undefined while none. */
   getHistory(promptId: string): ObservableInput<HistoryEntry | undefined>
+  /**
+   * Where the prompt stands, in as few requests as the pod allows: one `GET /api/jobs/{id}` on
+   * pods with the Jobs API (a 404 there: in neither the queue nor history), else the queue read
+   * and, for a prompt it no longer lists, the history.
+   */
+  lookUp(promptId: string): ObservableInput<PromptLookup>
   /** Cancels the prompt on the pod, whether pending or running. */
   cancel(promptId: string): ObservableInput<unknown>
   viewUrl: JobState['viewUrl']

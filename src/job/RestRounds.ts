@@ -116,8 +116,8 @@ export class RestRounds {
   /**
    * Where the prompt stands: `GET /queue` first; only a prompt no longer listed is looked for in
    * history (§5.14: it moves from the queue to history atomically, so a listed prompt has none).
-   * A prompt found in neither is looked for once more, `pollIntervalMs` later, before it is
-   * declared lost (with `confirm`; polling rounds are that second look themselves).
+   * A prompt found in neither is looked for once more, `pollIntervalMs` later (`lookUp$`), before
+   * it is declared lost (with `confirm`; polling rounds are that second look themselves).
    */
   round$(confirm = true): Observable<JobInput> {
     const { pollIntervalMs } = this.settings
@@ -133,7 +133,7 @@ export class RestRounds {
                     ? concat(
                         of(found),
                         timer(pollIntervalMs, this.context.scheduler).pipe(
-                          switchMap(() => this.round$(false)),
+                          switchMap(() => this.lookUp$()),
                         ),
                       )
                     : of(found),
@@ -141,6 +141,21 @@ export class RestRounds {
               ),
             ),
       ),
+    )
+  }
+
+  /**
+   * The second look of the lost-prompt check: one request where the pod has the Jobs API, else
+   * a round of its own.
+   */
+  lookUp$(): Observable<JobInput> {
+    return defer(() => this.context.lookUp(this.job.currentPromptId())).pipe(
+      mergeMap(({ queue, entry }): Observable<JobInput> => {
+        const at = this.context.scheduler.now()
+        const queued: JobInput = { kind: 'queue', at, source: 'rest_polling', queue }
+        const found: JobInput = { kind: 'history', at, source: 'rest_polling', entry }
+        return queue.state === 'absent' ? of(queued, found) : of(queued)
+      }),
     )
   }
 

@@ -150,6 +150,7 @@ export class ComfyPod {
       lastMessageAt: () => hub.lastMessageAt(),
       queueState: (promptId, graph) => this.prompts.queueState(promptId, graph),
       getHistory: (promptId) => this.prompts.outcome(promptId),
+      lookUp: (promptId) => this.prompts.lookUp(promptId),
       cancel: (promptId) => this.cancel(promptId),
       viewUrl: (image) => this.viewUrl(image),
     }

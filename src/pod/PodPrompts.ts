@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
+import type { PromptLookup } from '../job/JobContext.js'
 import type { QueueState } from '../job/JobState.js'
 import { Workflow } from '../job/Workflow.js'
 import { History, type HistoryEntry } from '../protocol/History.js'
@@ -107,10 +108,32 @@ export class PodPrompts {
    */
   async outcome(promptId: string): Promise<HistoryEntry | undefined> {
     if (this.jobsApi !== true) return this.history(promptId)
+    const job = await this.job(promptId)
+    return job === undefined ? undefined : entryOf(job)
+  }
+
+  /**
+   * Where the prompt stands, in one `GET /api/jobs/{id}` on pods with the Jobs API (a pending
+   * prompt's position still comes from the shared queue read), else the queue read and, for a
+   * prompt it no longer lists, the history (§5.14).
+   */
+  async lookUp(promptId: string): Promise<PromptLookup> {
+    if (this.jobsApi === true) {
+      const job = await this.job(promptId)
+      if (job === undefined) return { queue: ABSENT, entry: undefined }
+      if (job.status === 'in_progress') return { queue: { state: 'running' }, entry: undefined }
+      const entry = entryOf(job)
+      if (entry !== undefined) return { queue: ABSENT, entry }
+    }
+    const queue = await this.queueState(promptId)
+    return { queue, entry: queue.state === 'absent' ? await this.outcome(promptId) : undefined }
+  }
+
+  /** `GET /api/jobs/{id}`: the job, or undefined for its 404 (in neither queue nor history). */
+  private async job(promptId: string): Promise<Job | undefined> {
     const path = `/api/jobs/${encodeURIComponent(promptId)}`
     const response = await this.http.request('GET', path)
-    if (response.status === 404) return undefined
-    return entryOf(this.http.decode(Job, 'GET', path, response))
+    return response.status === 404 ? undefined : this.http.decode(Job, 'GET', path, response)
   }
 
   /**
