@@ -4,19 +4,16 @@ import { describe, expect, it } from 'vitest'
 import {
   ComfyCancelledError,
   ComfyPromptLostError,
-  type ConnectionState,
   type JobEvent,
   type PodMessage,
 } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
 import type { QueueState } from '../../src/job/JobState.js'
-import type { Workflow } from '../../src/job/Workflow.js'
+import { oneNodeWorkflow as workflow, open } from '../support/jobFixtures.js'
 import { fakeJobContext } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const P = '00000000-0000-4000-8000-000000000001'
-const workflow: Workflow = { '1': { class_type: 'SaveImage', inputs: {} } }
-const open: ConnectionState = { state: 'open', connectTimeMs: 1 }
 const status = (remaining: number) =>
   msg('status', { status: { exec_info: { queue_remaining: remaining } } })
 

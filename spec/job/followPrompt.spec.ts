@@ -19,25 +19,18 @@ import {
 } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
 import type { QueueState } from '../../src/job/JobState.js'
-import type { Workflow } from '../../src/job/Workflow.js'
 import type { HistoryEntry } from '../../src/protocol/History.js'
+import {
+  failed,
+  oneNodeWorkflow as workflow,
+  open,
+  reconnecting,
+  succeeded as entry,
+} from '../support/jobFixtures.js'
 import { fakeJobContext, type FakePod } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const P = 'p1'
-const workflow: Workflow = { '1': { class_type: 'SaveImage', inputs: {} } }
-const failed: ConnectionState = { state: 'failed', reason: 'refused', code: 'refused' }
-const open: ConnectionState = { state: 'open', connectTimeMs: 1 }
-const reconnecting: ConnectionState = {
-  state: 'reconnecting',
-  attempt: 1,
-  delayMs: 1,
-  reason: 'closed',
-}
-const entry: HistoryEntry = {
-  outputs: {},
-  status: { status_str: 'success', completed: true, messages: [] },
-}
 const serverError = () =>
   throwError(() => new ComfyHttpError('500', 'GET', 'http://pod/queue', 500))
 

@@ -4,25 +4,17 @@ import { describe, expect, it } from 'vitest'
 import type { ConnectionState, JobEvent, PodMessage } from '../../src/index.js'
 import { executeWorkflow } from '../../src/job/executeWorkflow.js'
 import type { QueueState } from '../../src/job/JobState.js'
-import type { Workflow } from '../../src/job/Workflow.js'
-import type { HistoryEntry } from '../../src/protocol/History.js'
+import {
+  connecting,
+  oneNodeWorkflow as workflow,
+  open,
+  reconnecting,
+  succeeded as entry,
+} from '../support/jobFixtures.js'
 import { fakeJobContext } from '../support/fakeJobContext.js'
 import { msg } from '../support/messages.js'
 
 const P = '00000000-0000-4000-8000-000000000001'
-const workflow: Workflow = { '1': { class_type: 'SaveImage', inputs: {} } }
-const connecting: ConnectionState = { state: 'connecting', attempt: 1 }
-const open: ConnectionState = { state: 'open', connectTimeMs: 1 }
-const reconnecting: ConnectionState = {
-  state: 'reconnecting',
-  attempt: 1,
-  delayMs: 500,
-  reason: 'closed',
-}
-const entry: HistoryEntry = {
-  outputs: {},
-  status: { status_str: 'success', completed: true, messages: [] },
-}
 
 /**
  * A job with the default options (the grace is the pod's default, 1000 ms) whose pod's socket
