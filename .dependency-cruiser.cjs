@@ -10,7 +10,8 @@ const LAYERS = [
   'progress',
   ['sse', 'store', 'analytics'],
   'runner',
-  'compat',
+  // DESIGN.md lists queue/ with the consumers; its worker dispatches through the runner's pool.
+  ['queue', 'compat'],
 ]
 
 const folders = (layer) => (Array.isArray(layer) ? layer : [layer])

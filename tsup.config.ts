@@ -8,6 +8,7 @@ export default defineConfig({
     'browser/index': 'src/browser/index.ts',
     'analytics/index': 'src/analytics/index.ts',
     'store/index': 'src/store/index.ts',
+    'queue/index': 'src/queue/index.ts',
     'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],

@@ -30,6 +30,8 @@ export { ComfyInterruptedError } from './errors/ComfyInterruptedError.js'
 export { ComfyCancelledError, type CancelledPhase } from './errors/ComfyCancelledError.js'
 export { ComfyPromptLostError } from './errors/ComfyPromptLostError.js'
 export { ComfyStoreError } from './errors/ComfyStoreError.js'
+export { ComfyQueueError } from './errors/ComfyQueueError.js'
+export type { ComfyQueueErrorReason } from './errors/ComfyQueueError.js'
 export { ComfyTimeoutError } from './errors/ComfyTimeoutError.js'
 export { ComfyValidationError, type MissingNodeType } from './errors/ComfyValidationError.js'
 export { promptRejectionError } from './errors/promptRejectionError.js'
@@ -49,20 +51,14 @@ export type {
   ComfyUIJobRunnerOptions,
   RunJobOptions,
   SubmitJobOptions,
-  RecoverRunnerOptions,
+  PromptTarget,
 } from './runner/ComfyUIJobRunnerOptions.js'
 export type { RunnerPod, RunnerPodStatus } from './runner/RunnerPod.js'
-export type { RecoveredJob } from './runner/RecoveredJob.js'
 export type { RunnerMetrics } from './runner/RunnerMetrics.js'
 
 export { InMemoryProgressStore } from './store/InMemoryProgressStore.js'
 export type { InMemoryProgressStoreOptions } from './store/InMemoryProgressStore.js'
-export type {
-  InFlightJob,
-  InstanceState,
-  ProgressStore,
-  ProgressStoreDiagnostic,
-} from './store/ProgressStore.js'
+export type { ProgressStore, ProgressStoreDiagnostic } from './store/ProgressStore.js'
 export { publishProgress } from './store/publishProgress.js'
 export type { PublishProgressOptions } from './store/publishProgress.js'
 export { watchProgress$ } from './store/watchProgress.js'

@@ -63,20 +63,6 @@ describe('InMemoryProgressStore', () => {
     expect(await store.latest('c')).toBeDefined()
   })
 
-  it("keeps an instance's clientIds and jobs in flight", async () => {
-    const store = new InMemoryProgressStore()
-    expect(await store.instanceState('a')).toEqual({ clientIds: {}, jobs: [] })
-    await store.saveClientIds('a', { 'http://gpu-1/': 'c1', 'http://gpu-2/': 'c2' })
-    await store.saveClientIds('a', { 'http://gpu-2/': 'c3' })
-    await store.addJob('a', { promptId: 'p1', podUrl: 'http://gpu-1/', clientId: 'c1' })
-    await store.addJob('a', { promptId: 'p2', podUrl: 'http://gpu-2/', clientId: 'c3' })
-    await store.removeJob('a', 'p1')
-    expect(await store.instanceState('a')).toEqual({
-      clientIds: { 'http://gpu-1/': 'c1', 'http://gpu-2/': 'c3' },
-      jobs: [{ promptId: 'p2', podUrl: 'http://gpu-2/', clientId: 'c3' }],
-    })
-    expect(await store.instanceState('b')).toEqual({ clientIds: {}, jobs: [] })
-  })
 
   it('completes its watchers and diagnostics$ when closed, and ignores writes after', async () => {
     const store = new InMemoryProgressStore()

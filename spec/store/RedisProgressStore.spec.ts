@@ -145,19 +145,6 @@ describe('RedisProgressStore', () => {
     })
   })
 
-  it("keeps an instance's clientIds and jobs in flight, with a TTL", async () => {
-    const [a, b] = await Promise.all([store({ instanceTtlMs: 60_000 }), store()])
-    await a.saveClientIds('i1', { 'http://gpu-1/': 'c1' })
-    await a.addJob('i1', { promptId: 'p1', podUrl: 'http://gpu-1/', clientId: 'c1' })
-    await a.addJob('i1', { promptId: 'p2', podUrl: 'http://gpu-1/', clientId: 'c1' })
-    await a.removeJob('i1', 'p1')
-    expect(await b.instanceState('i1')).toEqual({
-      clientIds: { 'http://gpu-1/': 'c1' },
-      jobs: [{ promptId: 'p2', podUrl: 'http://gpu-1/', clientId: 'c1' }],
-    })
-    expect(await b.instanceState('i2')).toEqual({ clientIds: {}, jobs: [] })
-    expect(await raw.pttl(`${prefix}instance:i1:jobs`)).toBeGreaterThan(0)
-  })
 
   it('fails a read with ComfyStoreError when Redis cannot be reached within readyTimeoutMs', async () => {
     const scheduler = new VirtualTimeScheduler()
@@ -230,7 +217,9 @@ describe('RedisProgressStore', () => {
 
   it('throws a TypeError for an invalid URL or option, without echoing the URL', () => {
     expect(() => new RedisProgressStore('http://user:s3cret@host:6379')).toThrow(
-      new TypeError('url must be a redis:// URL, received "(not a redis:// URL)"'),
+      new TypeError(
+        'connection must be a redis:// URL or ioredis options, received "(not a redis:// URL)"',
+      ),
     )
     expect(() => new RedisProgressStore(redis.url, { ttlMs: -1 })).toThrow(
       new TypeError('ttlMs must be a number > 0, received -1'),

@@ -10,7 +10,7 @@ export class ComfyStoreError extends ComfyError {
 
   constructor(
     message: string,
-    /** What was read: `latest`, `instanceState`. */
+    /** What was read: `latest`. */
     readonly operation: string,
     options?: { cause?: unknown },
   ) {

@@ -1,14 +1,11 @@
-import { isLeft } from 'fp-ts/lib/Either.js'
 import type { Observable, ObservableInput } from 'rxjs'
-import { assertPromptId } from './assertPromptId.js'
-import { PREVIEW_METHODS, type ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
+import type { ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
 import { followPrompt } from './followPrompt.js'
 import type { JobContext } from './JobContext.js'
 import type { JobEvent } from './JobEvent.js'
 import { initialJobState } from './initialJobState.js'
-import { resolveJobSettings } from './JobSettings.js'
-import { Workflow } from './Workflow.js'
-import { invalid } from '../internal/optionChecks.js'
+import { resolveExecution } from './resolveExecution.js'
+import type { Workflow } from './Workflow.js'
 
 /** `POST /prompt` as a job needs it; resolves with the id the pod uses. */
 export type QueuePrompt = (request: {
@@ -31,42 +28,13 @@ export function executeWorkflow(
   workflow: Workflow,
   options: ExecuteWorkflowOptions = {},
 ): Observable<JobEvent> {
-  const { extraData = {}, front = false, promptId, previewMethod } = options
-  assertWorkflow(workflow)
-  const settings = resolveJobSettings(options)
-  if (promptId !== undefined) assertPromptId('promptId', promptId)
-  if (typeof extraData !== 'object' || extraData === null) {
-    invalid('extraData', extraData, 'an object')
-  }
-  if (previewMethod !== undefined && !PREVIEW_METHODS.includes(previewMethod)) {
-    invalid('previewMethod', previewMethod, `one of ${PREVIEW_METHODS.join(', ')}`)
-  }
-  const extra =
-    previewMethod === undefined ? extraData : { ...extraData, preview_method: previewMethod }
+  const { settings, extraData, front, promptId } = resolveExecution(workflow, options)
   return followPrompt(context, settings, () => {
     const ownId = promptId ?? context.newPromptId()
     return {
       ownId,
       initial: initialJobState(ownId, workflow, context.scheduler.now(), context.viewUrl),
-      submit: () => queuePrompt({ workflow, promptId: ownId, extraData: extra, front }),
+      submit: () => queuePrompt({ workflow, promptId: ownId, extraData, front }),
     }
   })
-}
-
-function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
-  if (
-    typeof workflow === 'object' &&
-    workflow !== null &&
-    Array.isArray((workflow as { nodes?: unknown }).nodes)
-  ) {
-    throw new TypeError(
-      'workflow is in the UI save format (it has a `nodes` array); export it with "Export (API)" (Save (API Format)) and pass that',
-    )
-  }
-  const decoded = Workflow.decode(workflow)
-  if (isLeft(decoded) || Object.keys(workflow as object).length === 0) {
-    throw new TypeError(
-      'workflow must be an API-format workflow: {nodeId: {class_type, inputs}}, with at least one node',
-    )
-  }
 }

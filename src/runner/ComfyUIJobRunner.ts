@@ -20,17 +20,12 @@ import type { Workflow } from '../job/Workflow.js'
 import { publishProgress } from '../store/publishProgress.js'
 import {
   type ComfyUIJobRunnerOptions,
-  type RecoverRunnerOptions,
-  resolveRecoverOptions,
   resolveRunnerOptions,
   type RunJobOptions,
   type SubmitJobOptions,
 } from './ComfyUIJobRunnerOptions.js'
 import { dispatchJob$ } from './dispatchJob.js'
 import { PodPool } from './PodPool.js'
-import { RecoveryJournal } from './RecoveryJournal.js'
-import type { RecoveredJob } from './RecoveredJob.js'
-import { resumeJob } from './resumeJob.js'
 import type { RunnerMetrics } from './RunnerMetrics.js'
 import { RunnerMetricsCounter } from './RunnerMetricsCounter.js'
 import type { RunnerParts } from './RunnerParts.js'
@@ -71,7 +66,6 @@ export class ComfyUIJobRunner {
 
   private readonly parts: RunnerParts
   private readonly jobType: JobType
-  private recoveredJobs: readonly RecoveredJob[] = []
   private isClosed = false
 
   /**
@@ -80,24 +74,15 @@ export class ComfyUIJobRunner {
    */
   constructor(options: ComfyUIJobRunnerOptions) {
     const resolved = resolveRunnerOptions(options)
-    const { analytics, jobType, scheduler, store, instanceId, progressUpdateOptions } = resolved
+    const { analytics, jobType, scheduler, store, progressUpdateOptions } = resolved
     const isClosed = (): boolean => this.isClosed
     const counter = new RunnerMetricsCounter(analytics, isClosed)
     const pool = new PodPool(resolved, isClosed)
-    const journal = new RecoveryJournal(store, instanceId, isClosed)
-    const publish = (promptId?: string): MonoTypeOperatorFunction<JobEvent> =>
-      store === undefined
-        ? identity
-        : publishProgress(store, {
-            ...progressUpdateOptions,
-            ...(promptId === undefined ? {} : { promptId }),
-            // Closing is not the end of the jobs: the next run of this instance recovers them.
-            isFinal: () => !this.isClosed,
-          })
+    const publish: MonoTypeOperatorFunction<JobEvent> =
+      store === undefined ? identity : publishProgress(store, progressUpdateOptions)
     const watching = new Subscription()
-    this.parts = { pool, journal, counter, scheduler, publish, watching }
+    this.parts = { pool, counter, scheduler, publish, watching }
     this.jobType = jobType
-    journal.saveClientIds(pool.slots.map(({ pod }) => pod))
     this.metrics$ = counter.metrics$
     this.pods$ = pool.pods$
     // Watched from now on (as a connection pool connects), so the first job finds pods ready.
@@ -105,50 +90,6 @@ export class ComfyUIJobRunner {
       watching.add(reportPod(slot.pod, counter.sink, { scheduler }))
       watching.add(pool.watch$(slot).subscribe())
     }
-  }
-
-  /**
-   * Starts the runner of an instance that may have run before, with a store shared by the
-   * instances: its pods get the clientIds the instance used last time (saved in the store), and
-   * the jobs it had in flight — killed or restarted mid-job — are followed again (`pod.track$`)
-   * and their progress published to the store once more, so that they complete for whoever
-   * watches them (`watchProgress$` on any instance). A first start finds nothing to recover.
-   *
-   * @example
-   * ```ts
-   * import { ComfyUIJobRunner } from 'comfyui-rx'
-   * import { RedisProgressStore } from 'comfyui-rx/store'
-   *
-   * const store = new RedisProgressStore(process.env.REDIS_URL!)
-   * const runner = await ComfyUIJobRunner.recover({
-   *   pods: ['http://gpu-1:8188'],
-   *   store,
-   *   instanceId: process.env.HOSTNAME!, // the same after a restart
-   * })
-   * for (const job of runner.recovered) {
-   *   job.result.then((result) => console.log(job.promptId, result.images.length)) // '…' 1
-   * }
-   * ```
-   * @param options - the runner's options, with `store` and `instanceId`
-   * @returns the runner, once the store was read; rejects with `ComfyStoreError` when it cannot
-   *   be read, with a `TypeError` for an invalid option
-   */
-  static async recover(options: RecoverRunnerOptions): Promise<ComfyUIJobRunner> {
-    const { runnerOptions, trackOptions } = resolveRecoverOptions(options)
-    const { store, instanceId } = runnerOptions
-    const state = await store.instanceState(instanceId)
-    const runner = new ComfyUIJobRunner({
-      ...runnerOptions,
-      clientIds: { ...state.clientIds, ...runnerOptions.clientIds },
-    })
-    runner.recoveredJobs = state.jobs.map((job) => resumeJob(runner.parts, job, trackOptions))
-    runner.parts.pool.publish()
-    return runner
-  }
-
-  /** The jobs of the previous run that `recover` followed again; none for a runner from `new`. */
-  get recovered(): readonly RecoveredJob[] {
-    return this.recoveredJobs
   }
 
   /** The funnel's metrics now. */
@@ -179,8 +120,10 @@ export class ComfyUIJobRunner {
    */
   run$(workflow: Workflow, options: RunJobOptions = {}): Observable<JobEvent> {
     const { pool, counter, scheduler, publish } = this.parts
-    const { jobType = this.jobType, ...jobOptions } = options
+    const { jobType = this.jobType, beforeSubmit, ...jobOptions } = options
     assertJobType(jobType)
+    if (beforeSubmit !== undefined && typeof beforeSubmit !== 'function')
+      invalid('beforeSubmit', beforeSubmit, 'a function')
     // Building a job validates the workflow and options (it sends nothing until subscribed).
     pool.slots[0]?.pod.executeWorkflow$(workflow, jobOptions)
     // The job layer's default: the runner needs it too, for the wait for a pod counts.
@@ -194,12 +137,13 @@ export class ComfyUIJobRunner {
         jobType,
         timeoutMs,
         deadline,
+        beforeSubmit,
       })
     }).pipe(
       tap((event) => {
         if (event.type === 'progress') counter.add('progressUpdates')
       }),
-      publish(),
+      publish,
     )
   }
 

@@ -5,9 +5,7 @@ import { assertJobType } from '../analytics/assertJobType.js'
 import { noopAnalyticsSink } from '../analytics/noopAnalyticsSink.js'
 import { invalid, positive } from '../internal/optionChecks.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
-import { resolveJobSettings } from '../job/JobSettings.js'
 import type { JobProgress } from '../job/JobEvent.js'
-import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
 import type { ComfyPodOptions } from '../pod/ComfyPodOptions.js'
 import type { ProgressUpdateOptions } from '../progress/ProgressUpdateOptions.js'
 import { assertProgressStore } from '../store/assertProgressStore.js'
@@ -66,21 +64,13 @@ export interface ComfyUIJobRunnerOptions {
   readonly scheduler?: SchedulerLike
   /**
    * Where the jobs' progress is published (`publishProgress`), for `watchProgress$` on any
-   * instance; with `instanceId`, also where the runner keeps what `recover` needs after a
-   * restart: its pods' clientIds and its jobs in flight.
+   * instance sharing it.
    * @default none
    */
   readonly store?: ProgressStore
   /**
-   * This instance's name in the `store`, the same across its restarts (a StatefulSet pod's name,
-   * a host and port): the key of its clientIds and jobs in flight. Two instances running at the
-   * same time must never share one.
-   * @default none (nothing is kept for a restart)
-   */
-  readonly instanceId?: string
-  /**
    * The clientIds of the pods created from URLs, by URL without credentials (as `pod.url` shows
-   * it). `recover` gives those of the previous run.
+   * it).
    * @default a random UUID per pod (or `podOptions.clientId`)
    */
   readonly clientIds?: Readonly<Record<string, string>>
@@ -91,25 +81,30 @@ export interface ComfyUIJobRunnerOptions {
   readonly progressUpdateOptions?: ProgressUpdateOptions
 }
 
-/** Options of `ComfyUIJobRunner.recover(options)`: the runner's, with a store and an instanceId. */
-export interface RecoverRunnerOptions extends ComfyUIJobRunnerOptions {
-  readonly store: ProgressStore
-  readonly instanceId: string
-  /**
-   * Options of the `track$` that follows each job of the previous run (its timeout counts from
-   * the recovery).
-   * @default {}
-   */
-  readonly trackOptions?: TrackPromptOptions
+
+/** Where a job is about to be sent. */
+export interface PromptTarget {
+  readonly promptId: string
+  /** The pod's URL, without credentials (`pod.url`). */
+  readonly podUrl: string
+  /** The clientId the prompt is queued under: its socket messages go to it. */
+  readonly clientId: string
 }
 
-/** Options of `runner.run$(workflow, options)`: the job's, and its analytics `jobType`. */
-export interface RunJobOptions extends Omit<ExecuteWorkflowOptions, 'promptId'> {
+/** Options of `runner.run$(workflow, options)`: the job's, its analytics `jobType`, a hook. */
+export interface RunJobOptions extends ExecuteWorkflowOptions {
   /**
    * `jobType` of the job's progress analytics.
    * @default the runner's `jobType`
    */
   readonly jobType?: JobType
+  /**
+   * Called, and awaited, just before each `POST /prompt` of the job with where it goes: a job
+   * queue records it there, so that whoever takes the job over after a crash finds the prompt
+   * on its pod. When it throws or rejects, the job fails with that error and nothing is sent.
+   * @default none
+   */
+  readonly beforeSubmit?: (target: PromptTarget) => PromiseLike<void> | void
 }
 
 /** Options of `runner.submit(workflow, options)`. */
@@ -133,7 +128,6 @@ export interface ResolvedRunnerOptions {
   readonly jobType: JobType
   readonly scheduler: SchedulerLike
   readonly store: ProgressStore | undefined
-  readonly instanceId: string | undefined
   readonly clientIds: Readonly<Record<string, string>>
   readonly progressUpdateOptions: ProgressUpdateOptions
 }
@@ -154,7 +148,6 @@ export function resolveRunnerOptions(options: ComfyUIJobRunnerOptions): Resolved
     jobType = 'image_generation',
     scheduler = asyncScheduler,
     store,
-    instanceId,
     clientIds = {},
     progressUpdateOptions = {},
   } = options ?? ({} as ComfyUIJobRunnerOptions)
@@ -179,9 +172,7 @@ export function resolveRunnerOptions(options: ComfyUIJobRunnerOptions): Resolved
     typeof analytics.capture !== 'function'
   )
     invalid('analytics', analytics, 'an AnalyticsSink')
-  if (store !== undefined || instanceId !== undefined)
-    assertProgressStore(store, instanceId === undefined ? 'store' : 'store (for instanceId)')
-  if (instanceId !== undefined) assertInstanceId(instanceId)
+  if (store !== undefined) assertProgressStore(store)
   if (typeof clientIds !== 'object' || clientIds === null)
     invalid('clientIds', clientIds, 'an object of clientIds by pod URL')
   // Builds the operator only to have publishProgress check progressUpdateOptions now.
@@ -197,31 +188,7 @@ export function resolveRunnerOptions(options: ComfyUIJobRunnerOptions): Resolved
     jobType,
     scheduler,
     store,
-    instanceId,
     clientIds,
     progressUpdateOptions,
   }
-}
-
-/**
- * @internal Applies the defaults of what `recover` adds to the runner's options and validates
- * it; the runner's own options are resolved by the runner. Throws a `TypeError` naming the option.
- */
-export function resolveRecoverOptions(options: RecoverRunnerOptions): {
-  readonly runnerOptions: Omit<RecoverRunnerOptions, 'trackOptions'>
-  readonly trackOptions: TrackPromptOptions
-} {
-  const { trackOptions = {}, ...runnerOptions } = options ?? ({} as RecoverRunnerOptions)
-  const { store, instanceId } = runnerOptions
-  assertProgressStore(store)
-  assertInstanceId(instanceId)
-  if (typeof trackOptions !== 'object' || trackOptions === null)
-    invalid('trackOptions', trackOptions, 'an object')
-  resolveJobSettings(trackOptions)
-  return { runnerOptions, trackOptions }
-}
-
-function assertInstanceId(instanceId: unknown): asserts instanceId is string {
-  if (typeof instanceId !== 'string' || instanceId === '')
-    invalid('instanceId', instanceId, 'a non-empty string')
 }

@@ -1,7 +1,6 @@
 import type { Observable, ObservableInput } from 'rxjs'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
 import type { JobEvent } from '../job/JobEvent.js'
-import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
 import type { Workflow } from '../job/Workflow.js'
 import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { ConnectionState } from '../socket/ConnectionState.js'
@@ -18,8 +17,6 @@ export interface RunnerPod {
   readonly connection$: Observable<ConnectionState>
   executeWorkflow$(workflow: Workflow, options?: ExecuteWorkflowOptions): Observable<JobEvent>
   getSystemStats(): ObservableInput<unknown>
-  /** Follows a prompt queued earlier (`ComfyPod.track$`); needed by `recover` only. */
-  track$?(promptId: string, options?: TrackPromptOptions): Observable<JobEvent>
 }
 
 /** A pod as the runner sees it. */

@@ -3,6 +3,7 @@ import {
   catchError,
   defer,
   finalize,
+  from,
   type Observable,
   switchMap,
   tap,
@@ -15,6 +16,7 @@ import { ComfyTimeoutError } from '../errors/ComfyTimeoutError.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
 import type { JobEvent } from '../job/JobEvent.js'
 import type { Workflow } from '../job/Workflow.js'
+import type { PromptTarget } from './ComfyUIJobRunnerOptions.js'
 import { isUnsentPrompt } from './isUnsentPrompt.js'
 import type { PodSlot } from './PodPool.js'
 import type { RunnerParts } from './RunnerParts.js'
@@ -28,14 +30,16 @@ export interface RunnerJob {
   readonly timeoutMs: number
   /** When it times out (the wait for a pod included), on the scheduler's clock; or `Infinity`. */
   readonly deadline: number
+  /** Awaited before each `POST /prompt` (`RunJobOptions.beforeSubmit`). */
+  readonly beforeSubmit: ((target: PromptTarget) => PromiseLike<void> | void) | undefined
 }
 
 /**
  * Sends a job to a pod of the pool once one has room, and follows it there. A job whose pod
  * refused it before taking it (`isUnsentPrompt`) is sent once to another pod, and its pod is
  * checked at once; a job a pod took is never sent elsewhere (no duplicate generation) — it falls
- * back to REST polling with its pod, or fails. The job is in the journal from just before its
- * `POST /prompt` to its end.
+ * back to REST polling with its pod, or fails. The job's promptId is its option's or a new UUID,
+ * the same on every pod it is sent to; `beforeSubmit` is awaited before each `POST /prompt`.
  *
  * @param excluded - the pod that refused the job: never again for it
  * @returns the job's events; `ComfyTimeoutError` when no pod took it by its deadline
@@ -45,8 +49,9 @@ export function dispatchJob$(
   job: RunnerJob,
   excluded?: PodSlot,
 ): Observable<JobEvent> {
-  const { pool, journal, counter, scheduler } = parts
-  const { workflow, options, jobType, timeoutMs, deadline } = job
+  const { pool, counter, scheduler } = parts
+  const { workflow, options, jobType, timeoutMs, deadline, beforeSubmit } = job
+  const promptId = options.promptId ?? randomUUID()
   const restFallback = options.restFallback ?? true
   const left = (): number => deadline - scheduler.now()
   const limited = Number.isFinite(deadline)
@@ -71,30 +76,20 @@ export function dispatchJob$(
       }
       const retried = (error: unknown): boolean =>
         !started && excluded === undefined && pool.slots.length > 1 && isUnsentPrompt(error)
-      // Recorded before POST /prompt is sent: an instance killed at any moment after it finds
-      // the job again (or learns it was lost) on recovery.
-      let recorded: string = randomUUID()
-      const record = (promptId: string): void => {
-        recorded = promptId
-        journal.record({ promptId, podUrl: slot.pod.url, clientId: slot.pod.clientId })
-      }
-      const events$ = defer(() => {
-        record(recorded)
-        return slot.pod.executeWorkflow$(workflow, {
+      const submit$ = defer(() =>
+        slot.pod.executeWorkflow$(workflow, {
           ...options,
-          promptId: recorded,
+          promptId,
           ...(limited ? { timeoutMs: Math.max(1, left()) } : {}),
-        })
-      })
-      return events$.pipe(
-        tap((event) => {
-          started = true
-          // An old pod picked its own id for the prompt: that is the one to find it by.
-          if (event.promptId === recorded) return
-          journal.forget(recorded)
-          record(event.promptId)
         }),
-        finalize(() => journal.forget(recorded)),
+      )
+      const target = { promptId, podUrl: slot.pod.url, clientId: slot.pod.clientId }
+      const events$ =
+        beforeSubmit === undefined
+          ? submit$
+          : defer(() => from(Promise.resolve(beforeSubmit(target)))).pipe(switchMap(() => submit$))
+      return events$.pipe(
+        tap(() => (started = true)),
         reportJob(counter.sink, {
           pod: slot.pod,
           jobType,
@@ -109,7 +104,7 @@ export function dispatchJob$(
           release()
           slot.recheck$.next()
           counter.add('retried')
-          return dispatchJob$(parts, job, slot)
+          return dispatchJob$(parts, { ...job, options: { ...options, promptId } }, slot)
         }),
       )
     }),

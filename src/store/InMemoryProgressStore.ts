@@ -1,12 +1,7 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subject, type Subscriber } from 'rxjs'
 import { invalid, positive } from '../internal/optionChecks.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
-import type {
-  InFlightJob,
-  InstanceState,
-  ProgressStore,
-  ProgressStoreDiagnostic,
-} from './ProgressStore.js'
+import type { ProgressStore, ProgressStoreDiagnostic } from './ProgressStore.js'
 import { supersedes } from './supersedes.js'
 
 /** Options of `new InMemoryProgressStore(options)`. */
@@ -33,15 +28,9 @@ interface Entry {
   readonly expiresAt: number
 }
 
-interface Instance {
-  readonly clientIds: Map<string, string>
-  readonly jobs: Map<string, InFlightJob>
-}
-
 /**
  * A `ProgressStore` in this process's memory: the default, for a backend that runs as one
- * instance. Its state is lost with the process, so `ComfyUIJobRunner.recover` finds nothing after
- * a restart; share a `RedisProgressStore` between instances for that.
+ * instance. Its state is lost with the process; several instances share a `RedisProgressStore`.
  *
  * @example
  * ```ts
@@ -63,7 +52,6 @@ export class InMemoryProgressStore implements ProgressStore {
   // Subscribers by prompt, rather than one Subject filtered by every watcher: an update costs one
   // Map lookup however many prompts are watched.
   private readonly watchers = new Map<string, Set<Subscriber<ProgressUpdate>>>()
-  private readonly instances = new Map<string, Instance>()
   // Nothing goes wrong in memory; the Subject only completes on close, as the port says.
   private readonly diagnostics = new Subject<ProgressStoreDiagnostic>()
   private isClosed = false
@@ -120,32 +108,6 @@ export class InMemoryProgressStore implements ProgressStore {
     })
   }
 
-  instanceState(instanceId: string): Promise<InstanceState> {
-    const instance = this.instances.get(instanceId)
-    return Promise.resolve({
-      clientIds: Object.fromEntries(instance?.clientIds ?? []),
-      jobs: [...(instance?.jobs.values() ?? [])],
-    })
-  }
-
-  saveClientIds(instanceId: string, clientIds: Readonly<Record<string, string>>): Promise<void> {
-    if (!this.isClosed) {
-      const { clientIds: saved } = this.instance(instanceId)
-      for (const [url, clientId] of Object.entries(clientIds)) saved.set(url, clientId)
-    }
-    return Promise.resolve()
-  }
-
-  addJob(instanceId: string, job: InFlightJob): Promise<void> {
-    if (!this.isClosed) this.instance(instanceId).jobs.set(job.promptId, { ...job })
-    return Promise.resolve()
-  }
-
-  removeJob(instanceId: string, promptId: string): Promise<void> {
-    this.instances.get(instanceId)?.jobs.delete(promptId)
-    return Promise.resolve()
-  }
-
   close(): Promise<void> {
     if (this.isClosed) return Promise.resolve()
     this.isClosed = true
@@ -163,14 +125,5 @@ export class InMemoryProgressStore implements ProgressStore {
     if (entry.expiresAt > this.scheduler.now()) return entry.update
     this.prompts.delete(promptId)
     return undefined
-  }
-
-  private instance(instanceId: string): Instance {
-    let instance = this.instances.get(instanceId)
-    if (instance === undefined) {
-      instance = { clientIds: new Map(), jobs: new Map() }
-      this.instances.set(instanceId, instance)
-    }
-    return instance
   }
 }

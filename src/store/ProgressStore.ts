@@ -1,22 +1,6 @@
 import type { Observable } from 'rxjs'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 
-/** A job of a backend instance that a pod took and that has not ended: what a restart resumes. */
-export interface InFlightJob {
-  readonly promptId: string
-  /** The pod's URL, as `pod.url` gives it (without credentials). */
-  readonly podUrl: string
-  /** The clientId the prompt was queued under, which its socket messages go to. */
-  readonly clientId: string
-}
-
-/** What a backend instance left in a store: its pods' clientIds and its jobs in flight. */
-export interface InstanceState {
-  /** The clientIds of its pods, by pod URL (`pod.url`, without credentials). */
-  readonly clientIds: Readonly<Record<string, string>>
-  readonly jobs: readonly InFlightJob[]
-}
-
 /**
  * Something a store could not do. It never errors a job or a watcher: updates are kept (the latest
  * of each prompt, bounded) or dropped, and the store reconnects by itself.
@@ -62,9 +46,7 @@ export type ProgressStoreDiagnostic =
 
 /**
  * Where backend instances share progress: the latest `ProgressUpdate` of each prompt and its live
- * updates, so that any instance can serve the progress stream of a job another one runs; and what
- * each instance needs to resume its jobs after a restart (its pods' clientIds, its jobs in
- * flight). Implemented in memory (`InMemoryProgressStore`, the default: one instance) and in Redis
+ * updates, so that any instance can serve the progress stream of a job another one runs. Implemented in memory (`InMemoryProgressStore`, the default: one instance) and in Redis
  * (`RedisProgressStore` from `comfyui-rx/store`).
  *
  * Writes never throw and never reject: a write the store cannot make is reported on
@@ -107,19 +89,6 @@ export interface ProgressStore {
    * completes only when the store is closed.
    */
   watch$(promptId: string): Observable<ProgressUpdate>
-  /**
-   * What an instance left: its pods' clientIds and its jobs in flight.
-   *
-   * @returns the state, empty for an unknown instance; rejects with `ComfyStoreError` when the
-   *   store cannot be read
-   */
-  instanceState(instanceId: string): Promise<InstanceState>
-  /** Records the clientIds of an instance's pods, by pod URL (replacing those of these URLs). */
-  saveClientIds(instanceId: string, clientIds: Readonly<Record<string, string>>): Promise<void>
-  /** Records a job that a pod of the instance took. */
-  addJob(instanceId: string, job: InFlightJob): Promise<void>
-  /** Forgets a job of the instance, once it has ended. */
-  removeJob(instanceId: string, promptId: string): Promise<void>
   /**
    * Completes the watchers and `diagnostics$`, and releases the store's connections once the
    * writes under way are done. Idempotent.

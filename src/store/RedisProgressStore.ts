@@ -15,13 +15,7 @@ import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import { ComfyStoreError } from '../errors/ComfyStoreError.js'
 import { parseProgressUpdate } from '../progress/parseProgressUpdate.js'
 import { describeError } from '../internal/describeError.js'
-import type {
-  InFlightJob,
-  InstanceState,
-  ProgressStore,
-  ProgressStoreDiagnostic,
-} from './ProgressStore.js'
-import { RedisInstanceJournal } from './RedisInstanceJournal.js'
+import type { ProgressStore, ProgressStoreDiagnostic } from './ProgressStore.js'
 import {
   type RedisProgressStoreOptions,
   resolveRedisProgressStoreOptions,
@@ -76,8 +70,6 @@ interface ScriptedRedis extends Redis {
  *   last watcher goes (UNSUBSCRIBE).
  * - Live updates come on a second connection, in subscriber mode, opened on the first watcher
  *   (`RedisProgressWatchers`).
- * - An instance's clientIds and jobs in flight, for `ComfyUIJobRunner.recover`, are kept by a
- *   `RedisInstanceJournal` on the same connection: two hashes, with their own TTL.
  *
  * When Redis is down, jobs are not affected: commands fail at once (no ioredis offline queue),
  * each key keeps only its latest write until the reconnection (`maxPendingWrites` at most), and
@@ -93,7 +85,7 @@ interface ScriptedRedis extends Redis {
  *
  * const store = new RedisProgressStore('redis://127.0.0.1:6379', { ttlMs: 3_600_000 })
  * store.diagnostics$.subscribe((diagnostic) => console.warn(diagnostic.type))
- * const runner = await ComfyUIJobRunner.recover({ pods, store, instanceId: process.env.HOSTNAME! })
+ * const runner = new ComfyUIJobRunner({ pods, store })
  * // any instance: toServerSentEvents(watchProgress$(store, promptId), res)
  * ```
  */
@@ -107,7 +99,6 @@ export class RedisProgressStore implements ProgressStore {
   private readonly redis: ScriptedRedis
   private readonly writes: WriteQueue
   private readonly watchers: RedisProgressWatchers
-  private readonly instances: RedisInstanceJournal
   // Subjects: diagnostics come from ioredis callbacks and the write queue, imperatively; close
   // must end the waits for the connection.
   private readonly diagnostics = new Subject<ProgressStoreDiagnostic>()
@@ -117,29 +108,22 @@ export class RedisProgressStore implements ProgressStore {
   private wasReady = false
 
   /**
-   * @param url - `redis://[[user]:password@]host[:port][/db]` or `rediss://…`
+   * @param connection - `redis://[[user]:password@]host[:port][/db]`, `rediss://…`, or ioredis
+   *   options (`{host, port, password, tls, …}`)
    * @param options - see `RedisProgressStoreOptions`
    * @throws TypeError for an invalid URL or option
    */
-  constructor(url: string, options: RedisProgressStoreOptions = {}) {
-    const {
-      ttlMs,
-      instanceTtlMs,
-      keyPrefix,
-      maxPendingWrites,
-      readyTimeoutMs,
-      redisOptions,
-      scheduler,
-    } = resolveRedisProgressStoreOptions(url, options)
+  constructor(connection: string | RedisOptions, options: RedisProgressStoreOptions = {}) {
+    const { ttlMs, keyPrefix, maxPendingWrites, readyTimeoutMs, redisOptions, scheduler } =
+      resolveRedisProgressStoreOptions(connection, options)
     this.ttlMs = Math.ceil(ttlMs)
     this.keyPrefix = keyPrefix
     this.readyTimeoutMs = readyTimeoutMs
     this.scheduler = scheduler
     this.diagnostics$ = this.diagnostics.asObservable()
     // replyMapping is left out: the store reads replies in their default shapes.
-    const connectionOptions: Omit<RedisOptions, 'replyMapping'> = { ...redisOptions }
-    delete (connectionOptions as RedisOptions).replyMapping
-    this.redis = new Redis(url, {
+    const connectionOptions = withoutReplyMapping(redisOptions)
+    const settings = {
       ...connectionOptions,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -148,7 +132,12 @@ export class RedisProgressStore implements ProgressStore {
         ...connectionOptions.scripts,
         comfyuiRxSaveProgress: { numberOfKeys: 1, lua: SAVE_PROGRESS },
       },
-    }) as ScriptedRedis
+    }
+    this.redis = (
+      typeof connection === 'string'
+        ? new Redis(connection, settings)
+        : new Redis({ ...withoutReplyMapping(connection), ...settings })
+    ) as ScriptedRedis
     this.writes = new WriteQueue({
       maxWaiting: maxPendingWrites,
       isReady: () => this.redis.status === 'ready',
@@ -170,15 +159,6 @@ export class RedisProgressStore implements ProgressStore {
       progressKey: (promptId) => this.progressKey(promptId),
       channel: (promptId) => this.channel(promptId),
       parse: (key, text) => this.parse(key, text),
-      isClosed: () => this.closing !== undefined,
-      report: (diagnostic) => this.diagnostics.next(diagnostic),
-    })
-    this.instances = new RedisInstanceJournal({
-      redis: this.redis,
-      writes: this.writes,
-      keyPrefix,
-      ttlMs: Math.ceil(instanceTtlMs),
-      whenReady: (operation) => this.whenReady(operation),
       isClosed: () => this.closing !== undefined,
       report: (diagnostic) => this.diagnostics.next(diagnostic),
     })
@@ -223,22 +203,6 @@ export class RedisProgressStore implements ProgressStore {
 
   watch$(promptId: string): Observable<ProgressUpdate> {
     return this.watchers.watch$(promptId)
-  }
-
-  instanceState(instanceId: string): Promise<InstanceState> {
-    return this.instances.instanceState(instanceId)
-  }
-
-  saveClientIds(instanceId: string, clientIds: Readonly<Record<string, string>>): Promise<void> {
-    return this.instances.saveClientIds(instanceId, clientIds)
-  }
-
-  addJob(instanceId: string, job: InFlightJob): Promise<void> {
-    return this.instances.addJob(instanceId, job)
-  }
-
-  removeJob(instanceId: string, promptId: string): Promise<void> {
-    return this.instances.removeJob(instanceId, promptId)
   }
 
   close(): Promise<void> {
@@ -318,4 +282,10 @@ async function quit(redis: Redis): Promise<void> {
     }
   }
   redis.disconnect()
+}
+
+function withoutReplyMapping(options: RedisOptions): Omit<RedisOptions, 'replyMapping'> {
+  const settings: RedisOptions = { ...options }
+  delete settings.replyMapping
+  return settings
 }

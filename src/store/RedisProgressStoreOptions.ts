@@ -12,12 +12,6 @@ export interface RedisProgressStoreOptions {
    */
   readonly ttlMs?: number
   /**
-   * How long an instance's clientIds and jobs in flight are kept after their last change: an
-   * instance that never comes back is forgotten after it.
-   * @default 604800000 (7 days)
-   */
-  readonly instanceTtlMs?: number
-  /**
    * Prefix of every key and channel, to share a Redis with other programs.
    * @default 'comfyui-rx:'
    */
@@ -29,7 +23,7 @@ export interface RedisProgressStoreOptions {
    */
   readonly maxPendingWrites?: number
   /**
-   * How long a read (`latest`, `instanceState`) waits for the connection before it fails with
+   * How long a read (`latest`) waits for the connection before it fails with
    * `ComfyStoreError`; a store just created, or reconnecting, is not ready at once.
    * @default 5000
    */
@@ -57,35 +51,39 @@ export type ResolvedRedisProgressStoreOptions = Required<RedisProgressStoreOptio
  * naming the first invalid one.
  */
 export function resolveRedisProgressStoreOptions(
-  url: unknown,
+  connection: unknown,
   options: RedisProgressStoreOptions,
 ): ResolvedRedisProgressStoreOptions {
   const {
     ttlMs = 3_600_000,
-    instanceTtlMs = 604_800_000,
     keyPrefix = 'comfyui-rx:',
     maxPendingWrites = 10_000,
     readyTimeoutMs = 5_000,
     redisOptions = {},
     scheduler = asyncScheduler,
   } = options
-  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
-    invalid('url', typeof url === 'string' ? '(not a redis:// URL)' : url, 'a redis:// URL')
+  if (typeof connection === 'string' ? !/^rediss?:\/\//.test(connection) : !isObject(connection))
+    invalid(
+      'connection',
+      typeof connection === 'string' ? '(not a redis:// URL)' : connection,
+      'a redis:// URL or ioredis options',
+    )
   positive('ttlMs', ttlMs)
-  positive('instanceTtlMs', instanceTtlMs)
   if (typeof keyPrefix !== 'string') invalid('keyPrefix', keyPrefix, 'a string')
   if (!Number.isInteger(maxPendingWrites) || maxPendingWrites < 1)
     invalid('maxPendingWrites', maxPendingWrites, 'an integer >= 1')
   positive('readyTimeoutMs', readyTimeoutMs)
-  if (typeof redisOptions !== 'object' || redisOptions === null)
-    invalid('redisOptions', redisOptions, 'an object')
+  if (!isObject(redisOptions)) invalid('redisOptions', redisOptions, 'an object')
   return {
     ttlMs,
-    instanceTtlMs,
     keyPrefix,
     maxPendingWrites,
     readyTimeoutMs,
     redisOptions,
     scheduler,
   }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
 }

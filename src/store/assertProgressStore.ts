@@ -1,16 +1,7 @@
 import { invalid } from '../internal/optionChecks.js'
 import type { ProgressStore } from './ProgressStore.js'
 
-const METHODS = [
-  'save',
-  'latest',
-  'watch$',
-  'instanceState',
-  'saveClientIds',
-  'addJob',
-  'removeJob',
-  'close',
-] as const
+const METHODS = ['save', 'latest', 'watch$', 'close'] as const
 
 /** Throws the `TypeError` of a `store` option that is not a `ProgressStore`. */
 export function assertProgressStore(

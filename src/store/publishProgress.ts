@@ -14,8 +14,8 @@ import type { ProgressStore } from './ProgressStore.js'
 export interface PublishProgressOptions extends ProgressUpdateOptions {
   /**
    * Whether an error of the job ends its prompt for the watchers, saved as a `failed` update.
-   * Return false for an error after which another instance takes the prompt over (this one is
-   * shutting down, and a restarted one will `recover` it): the watchers then keep waiting.
+   * Return false for an error after which the job goes on elsewhere (a queue retries it, another
+   * worker takes it over): the watchers then keep waiting.
    * @default () => true
    */
   readonly isFinal?: (error: unknown) => boolean
