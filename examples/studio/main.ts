@@ -2,44 +2,55 @@
  * `npm run example:studio`: the studio page on http://127.0.0.1:3000 (PORT), running workflows on
  * the pod at COMFYUI_URL or, without it, on an embedded ComfyUI simulator.
  *
- * With REDIS_URL, it runs as two instances sharing the Redis (on PORT and PORT + 1, one pod): a
- * job generated on one can be followed on the other (open `/?prompt=<promptId>` there), and an
- * instance restarted mid-job resumes its jobs (each instance is named after its port, or
- * INSTANCE_ID). STUDIO_INSTANCES=1 runs one instance only, to run each in a process of its own:
- * give them the same COMFYUI_URL and REDIS_URL, and their own PORT.
+ * With REDIS_URL, jobs go through a BullMQ queue in that Redis, run by two worker processes
+ * (examples/studio/worker.ts) that it starts and names `worker-1` and `worker-2`. Kill the one that
+ * runs a job (`kill -9 <pid>`, printed below) while the page shows its progress: the other takes
+ * the job over on its pod, and the bar goes on to the end. STUDIO_WORKERS sets how many (0: run
+ * them yourself, e.g. on other machines, with the same REDIS_URL and COMFYUI_URL).
  */
-import { startStudio, type Studio } from './startStudio.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { startStudio } from './startStudio.js'
 
 const port = Number(process.env['PORT'] ?? 3000)
 const redisUrl = process.env['REDIS_URL'] || undefined
 const comfyuiUrl = process.env['COMFYUI_URL'] || undefined
-const count = Number(process.env['STUDIO_INSTANCES'] ?? (redisUrl === undefined ? 1 : 2))
+const workerCount = Number(process.env['STUDIO_WORKERS'] ?? 2)
 
-const studios: Studio[] = []
-const stop = () =>
-  void Promise.all(studios.map((studio) => studio.close())).then(() => process.exit(0))
+const studio = await startStudio({
+  ...(comfyuiUrl === undefined ? {} : { comfyuiUrl }),
+  ...(redisUrl === undefined ? {} : { redisUrl, worker: false }),
+  port,
+})
+const workers: ChildProcess[] = []
+const stop = () => {
+  for (const worker of workers) worker.kill('SIGTERM')
+  void studio.close().then(() => process.exit(0))
+}
 process.once('SIGINT', stop)
 process.once('SIGTERM', stop)
 
-for (let index = 0; index < count; index++) {
-  // The first instance may embed the simulator; the others use the same pod.
-  const podUrl = comfyuiUrl ?? studios[0]?.podUrl
-  const instancePort = port === 0 ? 0 : port + index
-  // Unique among the instances, the same after a restart.
-  const instanceId =
-    count === 1 && process.env['INSTANCE_ID']
-      ? process.env['INSTANCE_ID']
-      : `studio-${instancePort === 0 ? index + 1 : instancePort}`
-  const studio = await startStudio({
-    ...(podUrl === undefined ? {} : { comfyuiUrl: podUrl }),
-    ...(redisUrl === undefined ? {} : { redisUrl }),
-    port: instancePort,
-    instanceId,
+const note =
+  studio.simulator === undefined ? '' : ' (embedded simulator; set COMFYUI_URL for a real pod)'
+console.log(`studio: ${studio.url}${note}`)
+if (redisUrl !== undefined) {
+  for (let index = 1; index <= workerCount; index++) workers.push(startWorker(`worker-${index}`))
+}
+
+/** A worker process, with its output on ours; its stdin is its lifeline. */
+function startWorker(name: string): ChildProcess {
+  const script = fileURLToPath(new URL('./worker.ts', import.meta.url))
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, redisUrl!, studio.podUrl, name],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    if (text.includes('ready'))
+      console.log(`${name}: pid ${child.pid} takes jobs (kill -9 ${child.pid})`)
   })
-  studios.push(studio)
-  const notes = [
-    studio.simulator === undefined ? '' : ' (embedded simulator; set COMFYUI_URL for a real pod)',
-    redisUrl === undefined ? '' : ` (progress in Redis, instance ${instanceId})`,
-  ]
-  console.log(`studio: ${studio.url}${notes.join('')}`)
+  child.once('exit', (code, signal) => console.log(`${name}: exited (${signal ?? code})`))
+  return child
 }

@@ -4,24 +4,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import type { Subscription } from 'rxjs'
-import { ComfyValidationError } from '../../src/errors/ComfyValidationError.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 import { ComfyPod } from '../../src/pod/ComfyPod.js'
-import { ComfyUIJobRunner } from '../../src/runner/ComfyUIJobRunner.js'
 import {
   startComfySimulator,
   type ComfySimulator,
   type ComfySimulatorOptions,
 } from '../../src/simulator/index.js'
-import { toProgressUpdate } from '../../src/progress/toProgressUpdate.js'
 import { toServerSentEvents } from '../../src/sse/toServerSentEvents.js'
-import { userSafeMessage } from '../../src/progress/userSafeMessage.js'
 import { ComfyStoreError } from '../../src/errors/ComfyStoreError.js'
-import { InMemoryProgressStore } from '../../src/store/InMemoryProgressStore.js'
-import type { ProgressStore } from '../../src/store/ProgressStore.js'
-import { RedisProgressStore } from '../../src/store/RedisProgressStore.js'
-import { watchProgress$ } from '../../src/store/watchProgress.js'
+import { imageUrl } from './imageUrl.js'
+import { localJobs } from './localJobs.js'
+import { queueJobs } from './queueJobs.js'
 import { readPrompt } from './readPrompt.js'
 
 /** Options of {@link startStudio}. */
@@ -67,18 +61,19 @@ export interface StudioOptions {
    */
   readonly retryMs?: number
   /**
-   * A Redis shared by several studio instances (`redis://host:port`): any of them serves the
-   * progress and the images of a job another one runs, and an instance restarted with the same
-   * `instanceId` resumes its jobs. Without it, progress is kept in this process's memory.
+   * A Redis shared by several studio instances (`redis://host:port`): jobs go through a BullMQ
+   * queue there (`comfyui-rx/queue`), any instance serves the progress and the images of any
+   * job, and any worker of the fleet runs them — a worker that dies mid-job has its jobs taken
+   * over by another. Without it, jobs run in this process and progress is kept in its memory.
    * @default undefined (in memory)
    */
   readonly redisUrl?: string
   /**
-   * This instance's name in the store: unique among the instances running at once, the same
-   * after a restart.
-   * @default 'studio'
+   * With `redisUrl`: whether this instance runs a worker too (`startComfyWorker`), or leaves the
+   * jobs to workers in other processes (`examples/studio/worker.ts`).
+   * @default true
    */
-  readonly instanceId?: string
+  readonly worker?: boolean
 }
 
 /** Events of a running studio, for tests. */
@@ -116,10 +111,10 @@ const txt2img = JSON.parse(
  * latest state, so a reload mid-job shows where it stands); the output image is proxied, so
  * browsers never see the pod's URL.
  *
- * Jobs run on a `ComfyUIJobRunner` that publishes their progress to a `ProgressStore`, and the
- * progress streams and image routes read it from there: in memory by default, or in Redis
- * (`redisUrl`), where several instances share it — a job started on one instance can be followed
- * on another, and an instance restarted mid-job resumes its jobs (`ComfyUIJobRunner.recover`).
+ * Jobs run on a `ComfyUIJobRunner` in this process, which publishes their progress to an
+ * `InMemoryProgressStore`; or, with `redisUrl`, on the workers of a BullMQ queue
+ * (`ComfyJobQueue`, `startComfyWorker`), where several instances share them — a job started on
+ * one instance can be followed on another, and survives the death of the worker running it.
  */
 export async function startStudio(options: StudioOptions = {}): Promise<Studio> {
   const {
@@ -132,7 +127,7 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     keepAliveMs = 15_000,
     retryMs = 1_000,
     redisUrl,
-    instanceId = 'studio',
+    worker = true,
   } = options
   const [script, simulator] = await Promise.all([
     bundleApp(),
@@ -142,48 +137,17 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
   // Only for the pod's /view URLs: the runner has pods of its own.
   const viewer = new ComfyPod(podUrl)
   const podHeaders = basicAuth(podUrl)
-  const store: ProgressStore =
-    redisUrl === undefined ? new InMemoryProgressStore() : new RedisProgressStore(redisUrl)
-  const storeLog = store.diagnostics$.subscribe((diagnostic) =>
-    console.warn(`progress store: ${diagnostic.type}`, diagnostic),
-  )
-  const runner = await ComfyUIJobRunner.recover({
-    pods: [podUrl],
-    store,
-    instanceId,
-    progressUpdateOptions: {
-      imageUrl: (_image, index, promptId) => `/api/image/comfyui/${promptId}/images/${index}`,
-    },
-    trackOptions: { progressThrottleMs },
-  })
-  const jobs = new Set<Subscription>()
+  const progressUpdateOptions = { imageUrl }
+  const jobs =
+    redisUrl === undefined
+      ? localJobs(podUrl, progressThrottleMs, progressUpdateOptions)
+      : await queueJobs(podUrl, redisUrl, { progressThrottleMs, progressUpdateOptions, worker })
   const events = new EventEmitter<StudioEvents>()
 
-  function generate(text: string, res: ServerResponse): void {
-    const workflow = withPrompt(text)
-    let answered = false
-    // The runner publishes the job's progress to the store; the job lives as long as this
-    // subscription (or until the runner is closed, to be resumed by the next run).
-    const job = runner.run$(workflow, { progressThrottleMs }).subscribe({
-      next: (event) => {
-        if (answered) return
-        answered = true
-        // Answered once the prompt is in the store, so that any instance can stream it at once.
-        void store.save(toProgressUpdate(event)!).then(() => {
-          sendJson(res, 200, { promptId: event.promptId })
-        })
-      },
-      error: (error: unknown) => {
-        jobs.delete(job)
-        if (answered) return
-        // Refused before it was queued (invalid workflow, pod unreachable): no prompt to follow.
-        answered = true
-        const status = error instanceof ComfyValidationError ? 400 : 502
-        sendJson(res, status, { error: userSafeMessage(error) })
-      },
-      complete: () => jobs.delete(job),
-    })
-    if (!job.closed) jobs.add(job)
+  async function generate(text: string, res: ServerResponse): Promise<void> {
+    const generated = await jobs.generate(withPrompt(text))
+    if ('promptId' in generated) sendJson(res, 200, { promptId: generated.promptId })
+    else sendJson(res, generated.status, { error: generated.error })
   }
 
   async function progress(
@@ -192,15 +156,15 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     res: ServerResponse,
   ): Promise<void> {
     if (!PROMPT_ID.test(promptId)) return sendJson(res, 400, { error: 'malformed promptId' })
-    const latest = await store.latest(promptId)
+    const latest = await jobs.latest(promptId)
     if (latest === undefined) return sendJson(res, 404, { error: 'unknown promptId' })
-    toServerSentEvents(watchProgress$(store, promptId), res, { keepAliveMs, retryMs })
+    toServerSentEvents(jobs.updates$(promptId), res, { keepAliveMs, retryMs })
     events.emit('progressStream', promptId, req, res)
   }
 
   async function image(promptId: string, index: number, res: ServerResponse): Promise<void> {
-    // From the store: the job may have run on another instance.
-    const found = (await store.latest(promptId))?.images?.[index]
+    // From the job's latest update: it may have run on another instance.
+    const found = (await jobs.latest(promptId))?.images?.[index]
     if (found === undefined) return sendJson(res, 404, { error: 'no such image' })
     const answer = await fetch(viewer.viewUrl(found), { headers: podHeaders })
     if (!answer.ok) return sendJson(res, 502, { error: 'the image server did not give the image' })
@@ -270,16 +234,12 @@ export async function startStudio(options: StudioOptions = {}): Promise<Studio> 
     podUrl,
     close: () =>
       (closing ??= (async () => {
-        // Closed first, so that the jobs it ends are kept in the store for the next run.
-        runner.close()
-        for (const job of jobs) job.unsubscribe()
         await new Promise<void>((resolve) => {
           server.close(() => resolve())
           server.closeAllConnections()
         })
+        await jobs.close()
         viewer.close()
-        await store.close()
-        storeLog.unsubscribe()
         await simulator?.close()
       })()),
   })

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const probes = fileURLToPath(new URL('probe/', import.meta.url))
 /** The peers the probes load, at the versions this repository tests with (in the npm cache). */
-const peers = ['rxjs', 'ioredis', 'posthog-node']
+const peers = ['rxjs', 'ioredis', 'bullmq', 'posthog-node']
 
 interface ProbeResult {
   /** The names each entry point exports. */
@@ -61,10 +61,12 @@ import { ProgressStreamError, progressUpdates$ } from 'comfyui-rx/browser'
 import { runCli } from 'comfyui-rx/cli'
 import { startComfySimulator } from 'comfyui-rx/simulator'
 import { RedisProgressStore } from 'comfyui-rx/store'
+import { ComfyJobQueue, type QueueJobOptions } from 'comfyui-rx/queue'
 
+export const queueJob: QueueJobOptions = { jobId: 'order-42', attempts: 3 }
 export const store: ProgressStore = new RedisProgressStore('redis://127.0.0.1:6379')
 export const error: ComfyError = new ProgressStreamError('http://127.0.0.1/progress/p1')
-export const used = [ComfyPod, posthogSink, progressUpdates$, runCli, startComfySimulator]
+export const used = [ComfyPod, ComfyJobQueue, posthogSink, progressUpdates$, runCli, startComfySimulator]
 `
 
 /** The errors of tsc, but those in other packages' declarations (posthog-node names express). */
@@ -152,7 +154,7 @@ describe('the packed tarball', () => {
     'gives the errors of every entry point the classes of comfyui-rx (%s)',
     (file) => {
       const { exported, ...errors } = results.get(file)!
-      expect(Object.keys(exported)).toHaveLength(6)
+      expect(Object.keys(exported)).toHaveLength(7)
       expect(errors).toEqual({
         storeError: { name: 'ComfyStoreError', instanceOf: ['ComfyError', 'ComfyStoreError'] },
         streamError: { name: 'ProgressStreamError', instanceOf: ['ComfyError'] },

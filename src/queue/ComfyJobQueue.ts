@@ -151,6 +151,27 @@ export class ComfyJobQueue {
   }
 
   /**
+   * A job's latest update, from any instance: to answer 404 for an unknown job before streaming
+   * `events$`, or to show where a job stands without following it.
+   *
+   * @returns the update (`queued` for a job no worker took yet), or undefined for an unknown job;
+   *   rejects when Redis cannot be reached
+   */
+  async latest(jobId: string): Promise<ProgressUpdate | undefined> {
+    let promptId: string
+    try {
+      promptId = await this.promptIdOf(jobId)
+    } catch (error) {
+      if (error instanceof ComfyQueueError) return undefined
+      throw error
+    }
+    return (
+      (await this.store.latest(promptId)) ??
+      (await this.endIfForgotten(jobId, promptId)) ?? { promptId, status: 'queued', progress: 0 }
+    )
+  }
+
+  /**
    * A job's result, once it ended, from any instance.
    *
    * @returns the result; rejects with the job's error, of its class (`ComfyValidationError`,

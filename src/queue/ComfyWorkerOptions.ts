@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { AnalyticsSink } from '../analytics/AnalyticsSink.js'
 import { invalid, positive } from '../internal/optionChecks.js'
 import type { ComfyPodOptions } from '../pod/ComfyPodOptions.js'
@@ -40,6 +41,11 @@ export interface ComfyWorkerOptions extends QueueOptions {
    */
   readonly maxStalledCount?: number
   /**
+   * The worker's name in BullMQ (each job's `processedBy`, dashboards).
+   * @default `${hostname}:${pid}`
+   */
+  readonly workerName?: string
+  /**
    * Where the analytics events of the pods and jobs go.
    * @default noopAnalyticsSink
    */
@@ -54,6 +60,7 @@ export interface ResolvedWorkerOptions extends ResolvedQueueOptions {
   readonly lockDurationMs: number
   readonly stalledIntervalMs: number
   readonly maxStalledCount: number
+  readonly workerName: string
   readonly analytics: AnalyticsSink | undefined
 }
 
@@ -70,6 +77,7 @@ export function resolveWorkerOptions(options: ComfyWorkerOptions): ResolvedWorke
     lockDurationMs = 10_000,
     stalledIntervalMs = 5_000,
     maxStalledCount = 5,
+    workerName = `${hostname()}:${process.pid}`,
     analytics,
   } = options
   if (!Array.isArray(pods) || pods.length === 0 || pods.some((pod) => typeof pod !== 'string'))
@@ -84,6 +92,8 @@ export function resolveWorkerOptions(options: ComfyWorkerOptions): ResolvedWorke
   positive('stalledIntervalMs', stalledIntervalMs)
   if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0)
     invalid('maxStalledCount', maxStalledCount, 'an integer >= 0')
+  if (typeof workerName !== 'string' || workerName === '')
+    invalid('workerName', workerName, 'a non-empty string')
   return {
     ...queueOptions,
     pods,
@@ -92,6 +102,7 @@ export function resolveWorkerOptions(options: ComfyWorkerOptions): ResolvedWorke
     lockDurationMs,
     stalledIntervalMs,
     maxStalledCount,
+    workerName,
     analytics,
   }
 }

@@ -81,6 +81,7 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
       lockDuration: resolved.lockDurationMs,
       stalledInterval: resolved.stalledIntervalMs,
       maxStalledCount: resolved.maxStalledCount,
+      name: resolved.workerName,
     },
   )
   // Connection errors: BullMQ and ioredis retry by themselves.

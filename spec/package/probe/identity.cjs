@@ -9,7 +9,7 @@ const { ProgressStreamError } = require('comfyui-rx/browser')
 const { startComfySimulator } = require('comfyui-rx/simulator')
 const { RedisProgressStore } = require('comfyui-rx/store')
 
-const entryPoints = ['', '/analytics', '/browser', '/cli', '/simulator', '/store'].map(
+const entryPoints = ['', '/analytics', '/browser', '/cli', '/queue', '/simulator', '/store'].map(
   (path) => `comfyui-rx${path}`,
 )
 const exported = {}

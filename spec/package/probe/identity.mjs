@@ -8,7 +8,7 @@ import { ProgressStreamError } from 'comfyui-rx/browser'
 import { startComfySimulator } from 'comfyui-rx/simulator'
 import { RedisProgressStore } from 'comfyui-rx/store'
 
-const entryPoints = ['', '/analytics', '/browser', '/cli', '/simulator', '/store'].map(
+const entryPoints = ['', '/analytics', '/browser', '/cli', '/queue', '/simulator', '/store'].map(
   (path) => `comfyui-rx${path}`,
 )
 const exported = {}
