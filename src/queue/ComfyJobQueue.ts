@@ -35,6 +35,9 @@ export interface QueuedJob {
 /** Options of `new ComfyJobQueue(options)`. */
 export type ComfyJobQueueOptions = QueueOptions
 
+/** The states of a job no worker has. */
+const WAITING = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children'])
+
 /** What a cancelled job leaves behind (`cancelledKey`). */
 interface CancelMark {
   readonly promptId: string
@@ -198,13 +201,11 @@ export class ComfyJobQueue {
     const key = cancelledKey(this.options, jobId)
     const ttl = this.options.keepJobsMs
     await this.redis.set(key, JSON.stringify({ promptId } satisfies CancelMark), 'PX', ttl)
-    let removed = false
-    try {
-      // Refused while a worker holds the job's lock: that worker cancels it.
-      removed = (await this.queue.remove(jobId)) === 1
-    } catch {
-      removed = false
-    }
+    // Only a job no worker has: an active one's prompt may run on its pod, which its worker (or
+    // the one taking it over from a dead one, finding the mark) cancels there. BullMQ refuses to
+    // remove a job a worker took meanwhile.
+    const waiting = WAITING.has(await job.getState())
+    const removed = waiting && (await this.queue.remove(jobId).catch(() => 0)) === 1
     if (removed) {
       const error = new ComfyCancelledError(promptId, 'pending')
       const mark: CancelMark = { promptId, error: recordError(error) }

@@ -136,7 +136,9 @@ async function cancelledOnPod(
   job: Job<QueuedJobData, ComfyUIJobResult>,
 ): Promise<ComfyCancelledError> {
   const { promptId, target } = job.data
-  const phase = target === undefined ? undefined : await parts.adopted.cancel(target)
+  // Cancelled anyway when its pod cannot be asked: the job ends as its owner asked.
+  const phase =
+    target === undefined ? undefined : await parts.adopted.cancel(target).catch(() => undefined)
   return new ComfyCancelledError(promptId, phase ?? 'pending')
 }
 
