@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     alias: [
       {
-        find: /^comfyui-rx\/(simulator|cli|browser|analytics|store)$/,
+        find: /^comfyui-rx\/(simulator|cli|browser|analytics|store|queue)$/,
         replacement: `${src}$1/index.ts`,
       },
       { find: /^comfyui-rx$/, replacement: `${src}index.ts` },

@@ -9,9 +9,10 @@ import { render } from './support/render.js'
 // `npm run bench`: runs every benchmark of issue 7 — the vitest bench files (cost per message,
 // scaling with jobs) and the scripts tinybench does not fit (hot path in alternation, memory,
 // latency, end to end, SSE fan-out, fallback), each in a process of its own — and writes
-// BENCHMARKS.md with the machine's details. Every figure is set against a baseline measured in
-// the same run. Options: --only=id,id (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,
-// fallback) --out=BENCHMARKS.md --json=results.json.
+// BENCHMARKS.md with the machine's details — and the queue's dispatch overhead of issue 15.
+// Every figure is set against a baseline measured in the same run. Options: --only=id,id
+// (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,fallback,queue-dispatch)
+// --out=BENCHMARKS.md --json=results.json.
 
 const SCRIPTS = [
   { id: 'hot-path', file: 'hotPath.ts' },
@@ -20,6 +21,7 @@ const SCRIPTS = [
   { id: 'end-to-end', file: 'endToEnd.ts' },
   { id: 'sse-fan-out', file: 'sseFanout.ts' },
   { id: 'fallback', file: 'fallback.ts' },
+  { id: 'queue-dispatch', file: 'queueDispatch.ts' },
 ] as const
 const SCRIPT_DEADLINE_MS = 240_000
 const FRAMES_PER_TASK = 37

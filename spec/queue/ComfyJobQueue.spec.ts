@@ -211,10 +211,14 @@ describe('ComfyJobQueue with a worker', () => {
     await raw.quit()
 
     const updates = await eventsOf(queue, jobId)
+    // Added again, under its id: it is the job that ended.
+    expect(await queue.add(txt2imgWith(2), { jobId })).toEqual({ jobId, promptId })
 
     expect(updates).toEqual([
       expect.objectContaining({ promptId, status: 'completed', progress: 100 }),
     ])
+    expect(await queue.latest(jobId)).toMatchObject({ status: 'completed' })
+    expect(await queue.result(jobId)).toMatchObject({ promptId, status: 'completed' })
   })
 
   it('drains on close: the job it runs ends first, with its result', async () => {

@@ -124,11 +124,13 @@ export class ComfyJobQueue {
         removeOnFail: keep,
       },
     )
-    // Added before, under this jobId: its own promptId.
-    const queued =
-      givenJobId === undefined ? promptId : ((await this.data(jobId))?.promptId ?? promptId)
+    // Added before, under this jobId: its own promptId, and its own state (maybe ended, and
+    // forgotten by the store: a `queued` update would then stand for its end).
+    const existing = givenJobId === undefined ? undefined : await this.data(jobId)
+    const queued = existing?.promptId ?? promptId
     // A worker that took it at once has published further: this is then superseded.
-    await this.store.save({ promptId: queued, status: 'queued', progress: 0 })
+    if (existing === undefined || WAITING.has(await job.getState()))
+      await this.store.save({ promptId: queued, status: 'queued', progress: 0 })
     return { jobId: job.id ?? jobId, promptId: queued }
   }
 
@@ -273,7 +275,8 @@ export class ComfyJobQueue {
 
   /** A completed job's result: BullMQ records it just after its final update. */
   private async returnValue(jobId: string): Promise<ComfyUIJobResult> {
-    for (let wait = 10; ; wait = Math.min(wait * 2, 1000)) {
+    // Its worker saved the final update first, and BullMQ records the end a round trip later.
+    for (let wait = 1; ; wait = Math.min(wait * 2, 1000)) {
       const job = await Job.fromId<QueuedJobData, ComfyUIJobResult>(this.queue, jobId)
       if (job === undefined)
         throw new ComfyQueueError(`job ${jobId} is no longer kept`, jobId, 'not_found')

@@ -37,6 +37,16 @@ export interface WorkerParts {
   /** Commands (the cancellation marks). */
   readonly redis: Redis
   readonly options: ResolvedQueueOptions
+  /** How long a lease lasts without renewal (`lockDurationMs`). */
+  readonly leaseMs: number
+}
+
+/**
+ * A worker that lost a job's lease (it stalled past it, or Redis was away) while another took the
+ * job over: it must neither send the prompt nor end the job.
+ */
+class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError'
 }
 
 /**
@@ -60,8 +70,13 @@ export function processQueuedJob(
   token?: string,
   signal?: AbortSignal,
 ) => Promise<ComfyUIJobResult> {
-  const { store, redis, options } = parts
-  return async (job, _token, signal) => {
+  const { store, redis, options, leaseMs } = parts
+  return async (job, token, signal) => {
+    /** Renews the job's lease, or throws when another worker has it now. */
+    const holdLease = async (): Promise<void> => {
+      if (token !== undefined && (await job.extendLock(token, leaseMs)) !== 1)
+        throw new LeaseLostError(`job ${job.id!} was taken over by another worker`)
+    }
     const { promptId } = job.data
     const updates = resolveProgressUpdateOptions({ ...options.progressUpdateOptions, promptId })
     let latest: ProgressUpdate | undefined
@@ -69,7 +84,7 @@ export function processQueuedJob(
       if ((await redis.exists(cancelledKey(options, job.id!))) === 1)
         throw await cancelledOnPod(parts, job)
       const completed = await lastValueFrom(
-        run$(parts, job, signal).pipe(
+        run$(parts, job, signal, holdLease).pipe(
           tap((event) => {
             const update = mapJobEvent(event, updates)
             if (update === undefined) return
@@ -88,6 +103,14 @@ export function processQueuedJob(
       const attempts = job.opts.attempts ?? 1
       const retried = isRetryable(error) && job.attemptsMade + 1 < attempts
       if (retried) throw asError(error)
+      // The job's end is its owner's to record.
+      if (
+        !(await holdLease().then(
+          () => true,
+          () => false,
+        ))
+      )
+        throw asError(error)
       await job.updateData({ ...job.data, error: recordError(error) }).catch(() => {})
       await store.save(failedUpdate(error, latest, updates))
       throw isRetryable(error) ? asError(error) : new UnrecoverableError(asError(error).message)
@@ -100,6 +123,7 @@ function run$(
   parts: WorkerParts,
   job: Job<QueuedJobData, ComfyUIJobResult>,
   signal: AbortSignal | undefined,
+  holdLease: () => Promise<void>,
 ): Observable<JobEvent> {
   const { workflow, options, promptId, target } = job.data
   const attempt = job.attemptsMade
@@ -108,8 +132,11 @@ function run$(
       ...options,
       promptId,
       ...(signal === undefined ? {} : { signal }),
-      beforeSubmit: (sent: PromptTarget) =>
-        job.updateData({ ...job.data, target: { ...sent, attempt, submitted: false } }),
+      // Recorded by the lease's holder only: a worker that lost it sends nothing.
+      beforeSubmit: async (sent: PromptTarget) => {
+        await holdLease()
+        await job.updateData({ ...job.data, target: { ...sent, attempt, submitted: false } })
+      },
     }),
   ).pipe(
     tap((event) => {

@@ -73,7 +73,14 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
   const slots = pods.length * concurrencyPerPod
   const worker = new Worker<QueuedJobData, ComfyUIJobResult>(
     name,
-    processQueuedJob({ runner, adopted, store, redis, options: resolved }),
+    processQueuedJob({
+      runner,
+      adopted,
+      store,
+      redis,
+      options: resolved,
+      leaseMs: resolved.lockDurationMs,
+    }),
     {
       connection: bullConnection(redisOptions),
       prefix,

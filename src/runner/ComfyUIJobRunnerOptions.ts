@@ -1,4 +1,4 @@
-import { asyncScheduler, type SchedulerLike } from 'rxjs'
+import { asyncScheduler, type ObservableInput, type SchedulerLike } from 'rxjs'
 import type { JobType } from '../analytics/AnalyticsEvent.js'
 import type { AnalyticsSink } from '../analytics/AnalyticsSink.js'
 import { assertJobType } from '../analytics/assertJobType.js'
@@ -81,7 +81,6 @@ export interface ComfyUIJobRunnerOptions {
   readonly progressUpdateOptions?: ProgressUpdateOptions
 }
 
-
 /** Where a job is about to be sent. */
 export interface PromptTarget {
   readonly promptId: string
@@ -99,12 +98,14 @@ export interface RunJobOptions extends ExecuteWorkflowOptions {
    */
   readonly jobType?: JobType
   /**
-   * Called, and awaited, just before each `POST /prompt` of the job with where it goes: a job
-   * queue records it there, so that whoever takes the job over after a crash finds the prompt
-   * on its pod. When it throws or rejects, the job fails with that error and nothing is sent.
+   * Called just before each `POST /prompt` of the job with where it goes, and waited for: the
+   * promise it returns to resolve, or the Observable to complete (its values are ignored). A job
+   * queue records the target there, so that whoever takes the job over after a crash finds the
+   * prompt on its pod. When it throws, rejects or errors, the job fails with that error and
+   * nothing is sent.
    * @default none
    */
-  readonly beforeSubmit?: (target: PromptTarget) => PromiseLike<void> | void
+  readonly beforeSubmit?: (target: PromptTarget) => ObservableInput<unknown> | void
 }
 
 /** Options of `runner.submit(workflow, options)`. */

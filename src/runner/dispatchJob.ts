@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import {
   catchError,
+  concat,
   defer,
+  EMPTY,
   finalize,
-  from,
+  ignoreElements,
   type Observable,
+  type ObservableInput,
   switchMap,
   tap,
   throwError,
@@ -30,8 +33,8 @@ export interface RunnerJob {
   readonly timeoutMs: number
   /** When it times out (the wait for a pod included), on the scheduler's clock; or `Infinity`. */
   readonly deadline: number
-  /** Awaited before each `POST /prompt` (`RunJobOptions.beforeSubmit`). */
-  readonly beforeSubmit: ((target: PromptTarget) => PromiseLike<void> | void) | undefined
+  /** Waited for before each `POST /prompt` (`RunJobOptions.beforeSubmit`). */
+  readonly beforeSubmit: ((target: PromptTarget) => ObservableInput<unknown> | void) | undefined
 }
 
 /**
@@ -39,7 +42,7 @@ export interface RunnerJob {
  * refused it before taking it (`isUnsentPrompt`) is sent once to another pod, and its pod is
  * checked at once; a job a pod took is never sent elsewhere (no duplicate generation) — it falls
  * back to REST polling with its pod, or fails. The job's promptId is its option's or a new UUID,
- * the same on every pod it is sent to; `beforeSubmit` is awaited before each `POST /prompt`.
+ * the same on every pod it is sent to; `beforeSubmit` is waited for before each `POST /prompt`.
  *
  * @param excluded - the pod that refused the job: never again for it
  * @returns the job's events; `ComfyTimeoutError` when no pod took it by its deadline
@@ -55,15 +58,18 @@ export function dispatchJob$(
   const restFallback = options.restFallback ?? true
   const left = (): number => deadline - scheduler.now()
   const limited = Number.isFinite(deadline)
-  const slot$ = limited
-    ? pool.slot$(excluded).pipe(
-        timeout({
-          first: Math.max(0, left()),
-          scheduler,
-          with: () => throwError(() => new ComfyTimeoutError(undefined, timeoutMs)),
-        }),
-      )
-    : pool.slot$(excluded)
+  /** The wait for a pod and for the hook count in the job's time. */
+  const inTime = <T>(wait$: Observable<T>): Observable<T> =>
+    limited
+      ? wait$.pipe(
+          timeout({
+            first: Math.max(0, left()),
+            scheduler,
+            with: () => throwError(() => new ComfyTimeoutError(undefined, timeoutMs)),
+          }),
+        )
+      : wait$
+  const slot$ = inTime(pool.slot$(excluded))
   return slot$.pipe(
     switchMap((slot) => {
       counter.add('dispatched')
@@ -87,7 +93,10 @@ export function dispatchJob$(
       const events$ =
         beforeSubmit === undefined
           ? submit$
-          : defer(() => from(Promise.resolve(beforeSubmit(target)))).pipe(switchMap(() => submit$))
+          : concat(
+              inTime(defer(() => beforeSubmit(target) ?? EMPTY).pipe(ignoreElements())),
+              submit$,
+            )
       return events$.pipe(
         tap(() => (started = true)),
         reportJob(counter.sink, {
