@@ -17,7 +17,11 @@ export type {
   JobQueued,
   JobStarted,
   NodeProgressSummary,
+  ProgressActivity,
 } from './job/JobEvent.js'
+export { CostModel } from './job/CostModel.js'
+export type { CostModelOptions, LearnedCost } from './job/CostModel.js'
+export type { ClassCost, NodeRun } from './job/ClassCost.js'
 export type { ComfyImage, ComfyUIJobResult, JobMethod } from './job/ComfyUIJobResult.js'
 export { Workflow, WorkflowNode } from './job/Workflow.js'
 
