@@ -8,10 +8,10 @@ import { render } from './support/render.js'
 
 // `npm run bench`: runs every benchmark of issue 7 — the vitest bench files (cost per message,
 // scaling with jobs) and the scripts tinybench does not fit (hot path in alternation, memory,
-// latency, end to end, SSE fan-out, fallback), each in a process of its own — and writes
-// BENCHMARKS.md with the machine's details. Every figure is set against a baseline measured in
-// the same run. Options: --only=id,id (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,
-// fallback) --out=BENCHMARKS.md --json=results.json.
+// latency, end to end, SSE fan-out, fallback) and issue 17's progress truth, each in a process of
+// its own — and writes BENCHMARKS.md with the machine's details. Every figure is set against a
+// baseline measured in the same run. Options: --only=id,id (vitest,hot-path,memory,latency,
+// end-to-end,sse-fan-out,fallback,progress-truth) --out=BENCHMARKS.md --json=results.json.
 
 const SCRIPTS = [
   { id: 'hot-path', file: 'hotPath.ts' },
@@ -20,6 +20,7 @@ const SCRIPTS = [
   { id: 'end-to-end', file: 'endToEnd.ts' },
   { id: 'sse-fan-out', file: 'sseFanout.ts' },
   { id: 'fallback', file: 'fallback.ts' },
+  { id: 'progress-truth', file: 'progressTruth.ts' },
 ] as const
 const SCRIPT_DEADLINE_MS = 240_000
 const FRAMES_PER_TASK = 37

@@ -45,8 +45,8 @@ describe('toProgressUpdate', () => {
   })
 
   it('says what the running nodes do (a model loading), and sends a change of it alone', async () => {
-    const loading: JobEvent = { ...progress(5), activity: 'loading' }
-    const stepping: JobEvent = { ...progress(5), activity: 'stepping' }
+    const loading = { ...progress(5), activity: 'loading' } as JobEvent
+    const stepping = { ...progress(5), activity: 'stepping' } as JobEvent
     expect(toProgressUpdate(loading)).toEqual({ ...processing(5), activity: 'loading' })
     const updates = await lastValueFrom(
       of(started, loading, stepping).pipe(toProgressUpdates(), toArray()),

@@ -86,8 +86,8 @@ export function measureProgress(
       const perStep =
         clock.step > clock.firstStep
           ? (clock.stepAt - clock.firstStepAt) / 1000 / (clock.step - clock.firstStep)
-          : learnt && cost.secondsPerStep !== undefined
-            ? cost.secondsPerStep * speed
+          : cost.secondsPerStep !== undefined
+            ? cost.secondsPerStep * (learnt ? speed : 1)
             : (clock.firstStepAt - clock.startedAt) / 1000 / Math.max(1, clock.firstStep)
       const steps = clock.max - clock.step
       since = (at - clock.stepAt) / 1000
