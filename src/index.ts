@@ -70,6 +70,9 @@ export type {
 export { publishProgress } from './store/publishProgress.js'
 export type { PublishProgressOptions } from './store/publishProgress.js'
 export { watchProgress$ } from './store/watchProgress.js'
+export type { CostStore } from './store/CostStore.js'
+export { shareCostModel } from './store/shareCostModel.js'
+export type { ShareCostModelOptions } from './store/shareCostModel.js'
 
 export type { AnalyticsSink } from './analytics/AnalyticsSink.js'
 export type {

@@ -16,8 +16,8 @@ export interface NodeClock {
 
 /** What this run has timed so far. */
 export interface RunTiming {
-  /** The running nodes' clocks. */
-  readonly clocks: Readonly<Record<string, NodeClock>>
+  /** The running nodes' clocks; undefined once finished. */
+  readonly clocks: Readonly<Record<string, NodeClock | undefined>>
   /** Costs by class for this run: the model's at the start, then what this run learnt. */
   readonly plan: ReadonlyMap<string, ClassCost>
   /** Seconds taken and expected by the nodes finished in this run whose class had been learnt. */

@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subject, type Subscriber } from 'rxjs'
 import { invalid, positive } from '../internal/optionChecks.js'
+import type { ClassCost } from '../job/ClassCost.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import type {
   InFlightJob,
@@ -7,6 +8,7 @@ import type {
   ProgressStore,
   ProgressStoreDiagnostic,
 } from './ProgressStore.js'
+import type { CostStore } from './CostStore.js'
 import { supersedes } from './supersedes.js'
 
 /** Options of `new InMemoryProgressStore(options)`. */
@@ -52,7 +54,7 @@ interface Instance {
  * watchProgress$(store, 'p1').subscribe((update) => console.log(update.progress)) // 40, …
  * ```
  */
-export class InMemoryProgressStore implements ProgressStore {
+export class InMemoryProgressStore implements ProgressStore, CostStore {
   readonly diagnostics$: Observable<ProgressStoreDiagnostic>
 
   private readonly ttlMs: number
@@ -64,6 +66,7 @@ export class InMemoryProgressStore implements ProgressStore {
   // Map lookup however many prompts are watched.
   private readonly watchers = new Map<string, Set<Subscriber<ProgressUpdate>>>()
   private readonly instances = new Map<string, Instance>()
+  private readonly costs = new Map<string, Map<string, ClassCost>>()
   // Nothing goes wrong in memory; the Subject only completes on close, as the port says.
   private readonly diagnostics = new Subject<ProgressStoreDiagnostic>()
   private isClosed = false
@@ -143,6 +146,19 @@ export class InMemoryProgressStore implements ProgressStore {
 
   removeJob(instanceId: string, promptId: string): Promise<void> {
     this.instances.get(instanceId)?.jobs.delete(promptId)
+    return Promise.resolve()
+  }
+
+  loadCosts(key: string): Promise<Record<string, ClassCost>> {
+    return Promise.resolve(Object.fromEntries(this.costs.get(key) ?? []))
+  }
+
+  saveCost(key: string, classType: string, cost: ClassCost): Promise<void> {
+    if (!this.isClosed) {
+      let costs = this.costs.get(key)
+      if (costs === undefined) this.costs.set(key, (costs = new Map()))
+      costs.set(classType, { ...cost })
+    }
     return Promise.resolve()
   }
 
