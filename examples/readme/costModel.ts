@@ -1,4 +1,3 @@
-// examples/readme/costModel.ts
 import { ComfyPod, CostModel, shareCostModel, type Workflow } from 'comfyui-rx'
 import { RedisProgressStore } from 'comfyui-rx/store' // needs ioredis
 
