@@ -17,7 +17,11 @@ export type {
   JobQueued,
   JobStarted,
   NodeProgressSummary,
+  ProgressActivity,
 } from './job/JobEvent.js'
+export { CostModel } from './job/CostModel.js'
+export type { CostModelOptions, LearnedCost } from './job/CostModel.js'
+export type { ClassCost, NodeRun } from './job/ClassCost.js'
 export type { ComfyImage, ComfyUIJobResult, JobMethod } from './job/ComfyUIJobResult.js'
 export { Workflow, WorkflowNode } from './job/Workflow.js'
 
@@ -62,6 +66,9 @@ export type { ProgressStore, ProgressStoreDiagnostic } from './store/ProgressSto
 export { publishProgress } from './store/publishProgress.js'
 export type { PublishProgressOptions } from './store/publishProgress.js'
 export { watchProgress$ } from './store/watchProgress.js'
+export type { CostStore } from './store/CostStore.js'
+export { shareCostModel } from './store/shareCostModel.js'
+export type { ShareCostModelOptions } from './store/shareCostModel.js'
 
 export type { AnalyticsSink } from './analytics/AnalyticsSink.js'
 export type {

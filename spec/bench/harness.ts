@@ -11,6 +11,7 @@ import {
 } from '../../src/index.js'
 import type { PodMessage } from '../../src/protocol/decodeFrame.js'
 import type { JobState } from '../../src/job/JobState.js'
+import { CostModel } from '../../src/job/CostModel.js'
 import { initialJobState } from '../../src/job/initialJobState.js'
 import { reduceJob } from '../../src/job/reduceJob.js'
 
@@ -61,7 +62,7 @@ export function podWithoutJobs(): { socket: FakeWebSocket; pod: ComfyPod } {
 
 /** The job reducer alone, fed MESSAGES one by one as a running job of TARGET receives them. */
 export function reducerOverMessages(): () => void {
-  let state: JobState = initialJobState(TARGET, WORKFLOW, 0, () => '')
+  let state: JobState = initialJobState(TARGET, WORKFLOW, 0, () => '', new CostModel())
   state = reduceJob(state, { kind: 'accepted', at: 0, promptId: TARGET }).state
   let at = 0
   return () => {

@@ -8,10 +8,10 @@ import { render } from './support/render.js'
 
 // `npm run bench`: runs every benchmark of issue 7 — the vitest bench files (cost per message,
 // scaling with jobs) and the scripts tinybench does not fit (hot path in alternation, memory,
-// latency, end to end, SSE fan-out, fallback), each in a process of its own — and writes
-// BENCHMARKS.md with the machine's details — and the queue's dispatch overhead of issue 15.
+// latency, end to end, SSE fan-out, fallback), issue 15's queue dispatch and issue 17's progress
+// truth, each in a process of its own — and writes BENCHMARKS.md with the machine's details.
 // Every figure is set against a baseline measured in the same run. Options: --only=id,id
-// (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,fallback,queue-dispatch)
+// (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,fallback,queue-dispatch,progress-truth)
 // --out=BENCHMARKS.md --json=results.json.
 
 const SCRIPTS = [
@@ -22,6 +22,7 @@ const SCRIPTS = [
   { id: 'sse-fan-out', file: 'sseFanout.ts' },
   { id: 'fallback', file: 'fallback.ts' },
   { id: 'queue-dispatch', file: 'queueDispatch.ts' },
+  { id: 'progress-truth', file: 'progressTruth.ts' },
 ] as const
 const SCRIPT_DEADLINE_MS = 240_000
 const FRAMES_PER_TASK = 37

@@ -141,6 +141,13 @@ describe('progressUpdates$', () => {
     expect(source.listenerCount).toBe(0)
   })
 
+  it('passes a loading activity on, and leaves out an activity it does not know', () => {
+    const { source, received } = subscribe()
+    source.send('processing', { ...processing(5), activity: 'loading' })
+    source.send('processing', { ...processing(6), activity: 'dreaming' })
+    expect(received).toEqual([{ ...processing(5), activity: 'loading' }, processing(6)])
+  })
+
   it('skips malformed events', () => {
     const { source, received } = subscribe()
     source.send('processing', 'not json')

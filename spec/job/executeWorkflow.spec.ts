@@ -80,11 +80,11 @@ describe('executeWorkflow$', () => {
       expectObservable(events$.pipe(map(summary))).toBe('qs-a-----b-----c---------(xd)--(fz|)', {
         q: 'queued',
         s: 'started',
-        a: 'p0',
-        b: 'p25',
-        c: 'p33.3',
+        a: 'p0.1',
+        b: 'p2.9',
+        c: 'p3.7',
         x: 'node_executed',
-        d: 'p41.7',
+        d: 'p16.5',
         f: 'p100',
         z: 'completed',
       })
@@ -101,10 +101,39 @@ describe('executeWorkflow$', () => {
       expectObservable(events$.pipe(map(summary))).toBe('qs-a---(fz|)', {
         q: 'queued',
         s: 'started',
-        a: 'p0',
+        a: 'p0.1',
         f: 'p100',
         z: 'completed',
       })
+    })
+  })
+
+  it('moves the bar by time while a node loads, one measure per throttle window, and stops at the end', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      // The sampler starts at 3 ms and sends no step for 2 s: a model loading. Its prior is
+      // 2.3 s (0.3 s + 20 steps of 0.1 s), SaveImage's 0.2 s: the bar follows the time.
+      const messages$ = hot('-s-e 1996ms n', { s: start, e: exec2, n: done })
+      const events$ = context(scheduler, { messages$ }).run(workflow, {
+        progressThrottleMs: 500,
+      })
+      const loading = (event: JobEvent) =>
+        event.type === 'progress'
+          ? `p${event.progress}${event.activity === 'loading' ? 'L' : ''}`
+          : event.type
+      expectObservable(events$.pipe(map(loading))).toBe(
+        'qs-a 499ms b 499ms c 499ms d 496ms (fz|)',
+        {
+          q: 'queued',
+          s: 'started',
+          a: 'p0.1L',
+          b: 'p19.7L',
+          c: 'p39.3L',
+          d: 'p58.9L',
+          f: 'p100',
+          z: 'completed',
+        },
+      )
     })
   })
 

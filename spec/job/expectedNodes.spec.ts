@@ -4,19 +4,19 @@ import type { Workflow } from '../../src/job/Workflow.js'
 
 const graph = (): Workflow => ({
   '1': { class_type: 'EmptyLatentImage', inputs: {} },
-  '2': { class_type: 'KSampler', inputs: { latent_image: ['1', 0], seed: 1 } },
+  '2': { class_type: 'KSampler', inputs: { latent_image: ['1', 0], seed: 1, steps: 20 } },
   '3': { class_type: 'VAEDecode', inputs: { samples: ['2', 0] } },
   '4': { class_type: 'SaveImage', inputs: { images: ['3', 0] } },
   '9': { class_type: 'Note', inputs: {} },
 })
 
 describe('expectedNodes', () => {
-  it('expects the output nodes and what they depend on, samplers weighing more', () => {
+  it('expects the output nodes and what they depend on, with their class and steps', () => {
     expect([...expectedNodes(graph())].sort()).toEqual([
-      ['1', 1],
-      ['2', 10],
-      ['3', 1],
-      ['4', 1],
+      ['1', { classType: 'EmptyLatentImage' }],
+      ['2', { classType: 'KSampler', steps: 20 }],
+      ['3', { classType: 'VAEDecode' }],
+      ['4', { classType: 'SaveImage' }],
     ])
   })
 

@@ -9,6 +9,7 @@ import {
 import type { JobInput, JobState } from '../../src/job/JobState.js'
 import { initialJobState } from '../../src/job/initialJobState.js'
 import type { JobFailed } from '../../src/job/jobSteps.js'
+import { CostModel } from '../../src/job/CostModel.js'
 import { reduceJob } from '../../src/job/reduceJob.js'
 import { progressEvent } from '../../src/job/progressEvent.js'
 import type { Workflow } from '../../src/job/Workflow.js'
@@ -24,13 +25,29 @@ function step(
   input: JobInput,
 ): { state: JobState; events: (JobEvent | JobFailed)[] } {
   const next = reduceJob(state, input)
+  const events = next.events.filter((event) => event.type !== 'timed')
   return next.state.progressVersion === state.progressVersion
-    ? { state: next.state, events: [...next.events] }
-    : { state: next.state, events: [...next.events, progressEvent(next.state)] }
+    ? { state: next.state, events }
+    : { state: next.state, events: [...events, progressEvent(next.state)] }
 }
 
-/** Replays one prompt of a recorded trace through the router and the reducer, as the pod does. */
-function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
+/** When the pod ran the trace's prompt: its `execution_start` and `execution_success`. */
+function executionWindow(trace: TraceEntry[]): { start: number; end: number } {
+  const at = (type: string) =>
+    trace.find((entry) => entry.dir === 'ws-in' && entry.frame === 'text' && entry.type === type)!.t
+  return { start: at('execution_start'), end: at('execution_success') }
+}
+
+/**
+ * Replays one prompt of a recorded trace through the router and the reducer, as the pod does,
+ * teaching `model` the nodes timed; with `stamped`, each event carries the trace time it came at.
+ */
+function replay(
+  trace: TraceEntry[],
+  phase?: string,
+  model = new CostModel(),
+  stamped = false,
+): (JobEvent | JobFailed)[] {
   const entries = trace.filter(
     (entry) => phase === undefined || !('phase' in entry) || entry.phase === phase,
   )
@@ -38,12 +55,16 @@ function replay(trace: TraceEntry[], phase?: string): (JobEvent | JobFailed)[] {
   if (post?.dir !== 'http') throw new Error('no POST /prompt in the trace')
   const workflow = (post.req as { prompt: Workflow }).prompt
   const promptId = (post.resp as { prompt_id: string }).prompt_id
-  let state: JobState = initialJobState(promptId, workflow, post.t, viewUrl)
+  let state: JobState = initialJobState(promptId, workflow, post.t, viewUrl, model)
   const events: (JobEvent | JobFailed)[] = []
   const feed = (input: JobInput) => {
+    for (const output of reduceJob(state, input).events)
+      if (output.type === 'timed') model.learn(output.run)
     const next = step(state, input)
     state = next.state
-    events.push(...next.events)
+    events.push(
+      ...(stamped ? next.events.map((event) => ({ ...event, at: input.at })) : next.events),
+    )
   }
   const router = new PromptRouter()
   router.register(promptId, { message: (message) => feed({ kind: 'message', at: now, message }) })
@@ -113,7 +134,7 @@ describe('reduceJob', () => {
     })
   })
 
-  it('reports the sampler-like steps of the progress trace as rising progress with an ETA', () => {
+  it('reports the decode steps of the progress trace as rising progress', () => {
     const events = replay(readTrace('progress'))
     expectMonotonicBelow100ThenFinal(events)
     const during = events.filter(
@@ -122,24 +143,68 @@ describe('reduceJob', () => {
     )
     expect(new Set(during.map((event) => event.progress)).size).toBeGreaterThanOrEqual(12)
     expect(during.at(-1)?.nodes['3']).toEqual({ value: 12, max: 12, percentage: 100 })
-    expect(during.at(-1)?.estimatedTimeRemaining).toBeGreaterThanOrEqual(0)
+    const stepping = during.filter(
+      (event) => event.nodes['3']!.value > 0 && event.nodes['3']!.value < 12,
+    )
+    expect(stepping.every((event) => event.activity === 'stepping')).toBe(true)
   })
 
-  it('gives no estimate of the time left until a step has moved the bar since the first one', () => {
+  it('tells the truth about time on a repeated run: progress near elapsed, the ETA near the time left', () => {
+    const trace = readTrace('progress')
+    const model = new CostModel()
+    replay(trace, undefined, model)
+    const { start, end } = executionWindow(trace)
+    const events = replay(trace, undefined, model, true)
+    const progress = events.filter(
+      (event): event is Extract<JobEvent, { type: 'progress' }> & { at: number } =>
+        event.type === 'progress' && event.progress < 100,
+    )
+    expect(progress.length).toBeGreaterThan(12)
+    for (const event of progress) {
+      const elapsed = (100 * (event.at - start)) / (end - start)
+      expect(Math.abs(event.progress - elapsed)).toBeLessThan(5)
+      expect(event.estimatedTimeRemaining).toBeDefined()
+      expect(Math.abs(event.estimatedTimeRemaining! - (end - event.at) / 1000)).toBeLessThan(
+        (0.1 * (end - start)) / 1000,
+      )
+    }
+  })
+
+  it('gives no estimate of the time left while it rests on priors (a pod that never ran the classes)', () => {
     const events = replay(readTrace('progress'))
     const progress = events.filter(
       (event): event is Extract<JobEvent, { type: 'progress' }> => event.type === 'progress',
     )
-    // The loaders finish in milliseconds: the bar is well above 0 before the decode's first step,
-    // and an estimate from that would be a fraction of a second.
+    // Before the decode's first step, everything left is a guess: no estimate.
     const firstStep = progress.findIndex((event) => event.nodes['3']?.value === 1)
-    expect(progress[firstStep]!.progress).toBeGreaterThan(0)
-    for (const event of progress.slice(0, firstStep + 1)) {
+    for (const event of progress.slice(0, firstStep)) {
       expect(event).not.toHaveProperty('estimatedTimeRemaining')
     }
+    // Once the decode steps, its rate is a basis.
     const estimates = progress.slice(firstStep + 1, -1).map((event) => event.estimatedTimeRemaining)
-    expect(estimates.length).toBeGreaterThan(5)
-    expect(estimates.every((seconds) => seconds !== undefined && seconds > 0)).toBe(true)
+    expect(
+      estimates.filter((seconds) => seconds !== undefined && seconds > 0).length,
+    ).toBeGreaterThan(5)
+  })
+
+  it('times every node it saw run for the cost model, never a cached one', () => {
+    const trace = readTrace('progress')
+    const model = new CostModel()
+    replay(trace, undefined, model)
+    const costs = model.costs()
+    expect(Object.keys(costs).sort()).toEqual([
+      'EmptyLatentImage',
+      'SaveImage',
+      'VAEDecodeTiled',
+      'VAELoader',
+    ])
+    // Recorded: 349 → 3733 ms, 12 steps from 653 to 3732 ms.
+    expect(costs['VAEDecodeTiled']).toMatchObject({ steps: 12, runs: 1 })
+    expect(costs['VAEDecodeTiled']!.secondsPerStep).toBeCloseTo(3.079 / 11, 5)
+    expect(costs['VAELoader']!.secondsPerRun).toBeCloseTo(0.037, 5)
+    const cached = new CostModel()
+    replay(readTrace('cached'), 'run3', cached)
+    expect(Object.keys(cached.costs())).toEqual(['SaveImage'])
   })
 
   it('completes a fully cached re-run with progress 100 and the cached output', () => {
@@ -188,7 +253,7 @@ describe('reduceJob', () => {
     '1': { class_type: 'EmptyImage', inputs: {} },
     '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } },
   }
-  const start = (): JobState => initialJobState('p', workflow, 0, viewUrl)
+  const start = (): JobState => initialJobState('p', workflow, 0, viewUrl, new CostModel())
   const run = (inputs: JobInput[], state = start()) =>
     inputs.reduce<{ state: JobState; events: (JobEvent | JobFailed)[] }>(
       (acc, input) => {
@@ -329,12 +394,36 @@ describe('reduceJob', () => {
 
   it('computes progress from progress and executing on servers without progress_state', () => {
     const { events } = run([
-      ws('execution_start', { prompt_id: 'p' }),
-      ws('executing', { node: '1', prompt_id: 'p' }),
-      ws('progress', { value: 1, max: 2, node: '1', prompt_id: 'p' }),
-      ws('executing', { node: '2', prompt_id: 'p' }),
+      ws('execution_start', { prompt_id: 'p' }, 0),
+      ws('executing', { node: '1', prompt_id: 'p' }, 0),
+      ws('progress', { value: 1, max: 2, node: '1', prompt_id: 'p' }, 100),
+      ws('executing', { node: '2', prompt_id: 'p' }, 200),
     ])
+    // At 100 ms node 1 is half done at 0.1 s a step, SaveImage's prior is 0.2 s: 0.1 of 0.4 s.
+    // At 200 ms node 1 took 0.2 s and SaveImage starts: 0.2 of 0.4 s.
     expect(progressOf(events)).toEqual([0, 25, 50])
+  })
+
+  it('moves the bar while a node loads, within its expected share, and says it is loading', () => {
+    const model = new CostModel({ costs: { SaveImage: { secondsPerRun: 1, runs: 3 } } })
+    let { state, events } = run(
+      [
+        ws('execution_start', { prompt_id: 'p' }, 0),
+        ws('executing', { node: '1', prompt_id: 'p' }, 0),
+        ws('executing', { node: '2', prompt_id: 'p' }, 1000),
+      ],
+      initialJobState('p', workflow, 0, viewUrl, model),
+    )
+    expect(events.at(-1)).toMatchObject({ activity: 'loading', currentNode: '2' })
+    const values: number[] = []
+    for (const at of [1250, 1500, 1750, 2000, 3000, 10_000]) {
+      ;({ state, events } = step(state, { kind: 'tick', at }))
+      values.push(state.progress)
+    }
+    // 1 s done, SaveImage expected to take 1 s: its share is 50–100 %. Its time counts up to
+    // 95 % of what it should take, never past: the bar stops at 97.5 while it overruns.
+    expect(values).toEqual([62.5, 75, 87.5, 97.5, 97.5, 97.5])
+    expect(state.activity).toBe('loading')
   })
 
   it('never lets progress go backwards when a node restarts', () => {

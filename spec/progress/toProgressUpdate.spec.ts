@@ -10,6 +10,7 @@ import {
   ComfyPromptLostError,
   ComfyTimeoutError,
   ComfyValidationError,
+  type JobEvent,
 } from '../../src/index.js'
 import type { ProgressUpdate } from '../../src/progress/ProgressUpdate.js'
 import { toProgressUpdate } from '../../src/progress/toProgressUpdate.js'
@@ -41,6 +42,16 @@ describe('toProgressUpdate', () => {
     expect(toProgressUpdate(progress(45.5, 3.2))).toEqual(processing(45.5, 3.2))
     expect(toProgressUpdate(progress(10))).toEqual(processing(10))
     expect(toProgressUpdate(completed)).toEqual(done)
+  })
+
+  it('says what the running nodes do (a model loading), and sends a change of it alone', async () => {
+    const loading = { ...progress(5), activity: 'loading' } as JobEvent
+    const stepping = { ...progress(5), activity: 'stepping' } as JobEvent
+    expect(toProgressUpdate(loading)).toEqual({ ...processing(5), activity: 'loading' })
+    const updates = await lastValueFrom(
+      of(started, loading, stepping).pipe(toProgressUpdates(), toArray()),
+    )
+    expect(updates.map((update) => update.activity)).toEqual([undefined, 'loading', 'stepping'])
   })
 
   it('ignores events that change nothing a progress bar shows', () => {

@@ -7,7 +7,9 @@ import { ComfyError } from '../../src/errors/ComfyError.js'
 import { ComfyExecutionError } from '../../src/errors/ComfyExecutionError.js'
 import { ComfyQueueError } from '../../src/errors/ComfyQueueError.js'
 import { ComfyValidationError } from '../../src/errors/ComfyValidationError.js'
+import { ComfyPod } from '../../src/pod/ComfyPod.js'
 import { ComfyJobQueue } from '../../src/queue/index.js'
+import { RedisProgressStore } from '../../src/store/RedisProgressStore.js'
 import { startComfySimulator, type ComfySimulator } from '../../src/simulator/index.js'
 import { startRedisServer, type RedisServer } from '../store/redisServer.js'
 import { isMonotonic, txt2imgWith } from '../store/storeTestKit.js'
@@ -219,6 +221,18 @@ describe('ComfyJobQueue with a worker', () => {
     ])
     expect(await queue.latest(jobId)).toMatchObject({ status: 'completed' })
     expect(await queue.result(jobId)).toMatchObject({ promptId, status: 'completed' })
+  })
+
+  it("shares what its pods learn of the node classes' costs with the fleet, per pod", async () => {
+    await opened.worker(redis.url, [simulator.url])
+    const queue = opened.queue(redis.url)
+    const { jobId } = await queue.add(txt2imgWith(4))
+    await queue.result(jobId)
+    const store = opened.add(new RedisProgressStore(redis.url))
+
+    const costs = await store.loadCosts(`pod:${new ComfyPod(simulator.url).url}`)
+
+    expect(costs['KSampler']).toMatchObject({ runs: expect.any(Number) })
   })
 
   it('drains on close: the job it runs ends first, with its result', async () => {

@@ -63,7 +63,6 @@ describe('InMemoryProgressStore', () => {
     expect(await store.latest('c')).toBeDefined()
   })
 
-
   it('completes its watchers and diagnostics$ when closed, and ignores writes after', async () => {
     const store = new InMemoryProgressStore()
     await store.save(processing(10))

@@ -145,7 +145,6 @@ describe('RedisProgressStore', () => {
     })
   })
 
-
   it('fails a read with ComfyStoreError when Redis cannot be reached within readyTimeoutMs', async () => {
     const scheduler = new VirtualTimeScheduler()
     const port = await freePort()

@@ -20,7 +20,6 @@ import {
 // runs on instance A, the browser's progress stream is served by instance B from the store. The
 // simulator's sampler waits at gates, so that "mid-job" never depends on timing.
 
-
 const POD_OPTIONS: ComfyPodOptions = {
   connectTimeoutMs: 2_000,
   reconnectDelayMs: 10,
@@ -67,7 +66,6 @@ function store(): RedisProgressStore {
   return created
 }
 
-
 /** Instance B: serves `GET /?promptId=…` from the store, as an SSE endpoint of any instance. */
 async function progressServer(storeOfB: RedisProgressStore): Promise<TestServer> {
   const server = await startServer((req, res) => {
@@ -83,7 +81,6 @@ async function follow(server: TestServer, promptId: string): Promise<UpdateReade
   expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
   return new UpdateReader(response.body!)
 }
-
 
 /** Runs a job on a runner: its promptId once the pod took it, and its result. */
 function runJob(runner: ComfyUIJobRunner, steps: number) {
@@ -131,7 +128,6 @@ describe('several instances sharing a RedisProgressStore', () => {
     expect(isMonotonic(updates.map((update) => update.progress))).toBe(true)
     expect(updates.filter((update) => update.progress > first.progress).length).toBeGreaterThan(1)
   })
-
 
   it('keeps serving the job when Redis restarts mid-job, and the stores reconnect', async () => {
     const storeOfA = store()

@@ -2,6 +2,7 @@ import { EMPTY, from, map, mergeMap, type Observable, of } from 'rxjs'
 import type { TestScheduler } from 'rxjs/testing'
 import { ComfyConnectionError, type ConnectionState, type PodMessage } from '../../src/index.js'
 import { AlarmClock } from '../../src/job/AlarmClock.js'
+import { CostModel } from '../../src/job/CostModel.js'
 import { FollowedPrompts } from '../../src/job/FollowedPrompts.js'
 import type { JobContext } from '../../src/job/JobContext.js'
 import { resolvePodOptions } from '../../src/pod/ComfyPodOptions.js'
@@ -35,6 +36,7 @@ export function fakeJobContext(
     hub,
     scheduler,
     alarms: new AlarmClock(scheduler),
+    costModel: new CostModel(),
     prompts: new FollowedPrompts(),
     newPromptId: () => 'p1',
     attach: (listener) => hub.attach(listener),

@@ -2,6 +2,7 @@ import type { ObservableInput, SchedulerLike } from 'rxjs'
 import type { HistoryEntry } from '../protocol/History.js'
 import type { JobSocket } from '../socket/PodListener.js'
 import type { AlarmClock } from './AlarmClock.js'
+import type { CostModel } from './CostModel.js'
 import type { FollowedPrompts } from './FollowedPrompts.js'
 import type { JobState, QueueState } from './JobState.js'
 
@@ -16,6 +17,8 @@ export interface JobContext extends JobSocket {
   readonly scheduler: SchedulerLike
   /** The pod's one timer for every job's deadlines and watchdog. */
   readonly alarms: AlarmClock
+  /** The pod's cost of each node class: jobs weigh their nodes by it and teach it. */
+  readonly costModel: CostModel
   /** The jobs of each prompt, for `pod.cancel` to end them at once. */
   readonly prompts: FollowedPrompts
   /** A fresh prompt id, sent with the prompt (§5.2). */

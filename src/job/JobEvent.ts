@@ -26,9 +26,16 @@ export interface NodeProgressSummary {
 }
 
 /**
- * Overall progress over the nodes expected to run (cached nodes excluded), weighted: monotonic,
- * below 100 until the prompt has completed, then exactly one event of 100 right before
- * `completed` (protocol §4).
+ * What the running nodes are doing: `loading` — a node runs and has reported no step yet (a
+ * model loading, or a node without steps at work); `stepping` — a node reports steps.
+ */
+export type ProgressActivity = 'loading' | 'stepping'
+
+/**
+ * Overall progress over the nodes expected to run (cached nodes excluded), by expected time: the
+ * share of the run's time that has passed, against the pod's learnt cost of each node (see
+ * `CostModel`). Monotonic, below 100 until the prompt has completed, then exactly one event of
+ * 100 right before `completed` (protocol §4).
  */
 export interface JobProgress extends JobEventBase {
   readonly type: 'progress'
@@ -42,8 +49,14 @@ export interface JobProgress extends JobEventBase {
   readonly totalMax: number
   /** The node executing now, when known. */
   readonly currentNode?: string
-  /** Seconds left, from the rate observed since the prompt started; absent until it can be estimated. */
+  /**
+   * Seconds left: the expected time of the work left, from the pod's cost model and the steps
+   * seen, corrected by this run's speed against the model; absent until it has a basis (classes
+   * the pod has run before, or a node's step rate).
+   */
   readonly estimatedTimeRemaining?: number
+  /** What the running nodes are doing; absent between nodes and at the end. */
+  readonly activity?: ProgressActivity
 }
 
 /** A preview image sent while a node (typically a sampler) runs. */

@@ -3,6 +3,10 @@ import type { PodMessage } from '../protocol/decodeFrame.js'
 import type { HistoryEntry } from '../protocol/History.js'
 import type { JobMethod } from './ComfyUIJobResult.js'
 import type { ViewUrl } from './imagesOf.js'
+import type { CostLookup } from './ClassCost.js'
+import type { RunTiming } from './RunTiming.js'
+import type { ExpectedNode } from './expectedNodes.js'
+import type { ProgressActivity } from './JobEvent.js'
 import type { NodeState } from './measureProgress.js'
 import type { Workflow } from './Workflow.js'
 
@@ -20,8 +24,12 @@ export interface JobState {
   readonly queuedEmitted: boolean
   /** Whether the prompt's graph is known (a tracked prompt's comes from the queue). */
   readonly graphKnown: boolean
-  /** The nodes expected to run, with their weights; cached nodes are removed. */
-  readonly expected: ReadonlyMap<string, number>
+  /** The nodes expected to run, with their class; cached nodes are removed. */
+  readonly expected: ReadonlyMap<string, ExpectedNode>
+  /** The pod's cost of each class (its `CostModel`): the run's plan starts from it. */
+  readonly model: CostLookup
+  /** The run's node clocks and cost plan. */
+  readonly timing: RunTiming
   readonly cachedNodes: readonly string[]
   readonly nodes: Readonly<Record<string, NodeState>>
   /** Once a `progress_state` has come, it alone drives node states (protocol §4.1). */
@@ -40,12 +48,11 @@ export interface JobState {
   readonly progressAt: number
   readonly progressSource: JobMethod
   readonly progressVersion: number
-  /**
-   * The first step message (`progress`) and the progress after it: the estimate of the time left
-   * is the rate since then, never the nodes that finished in milliseconds before it.
-   */
-  readonly rateFromAt: number | undefined
-  readonly rateFromProgress: number
+  /** Seconds left as of `measuredAt`, when the estimate has a basis. */
+  readonly remaining: number | undefined
+  readonly activity: ProgressActivity | undefined
+  /** When progress was last measured (a message, or the tick of a running job). */
+  readonly measuredAt: number
   readonly submittedAt: number
   readonly startedAt: number | undefined
   /** The last queue snapshot did not list the prompt; a history without it makes a lost round. */
@@ -65,6 +72,8 @@ export type QueueState =
 export type JobInput =
   | { readonly kind: 'accepted'; readonly at: number; readonly promptId: string }
   | { readonly kind: 'message'; readonly at: number; readonly message: PodMessage }
+  /** Time passed: a running job measures its progress again (a node loading moves the bar). */
+  | { readonly kind: 'tick'; readonly at: number }
   | {
       readonly kind: 'queue'
       readonly at: number

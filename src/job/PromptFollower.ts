@@ -14,7 +14,7 @@ import type { FollowPlan, JobSettings } from './JobSettings.js'
 import type { JobInput, JobState } from './JobState.js'
 import { progressEvent } from './progressEvent.js'
 import { reduceJob } from './reduceJob.js'
-import { deadlineAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
+import { deadlineAt, progressTickAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
 import { RestWork } from './RestWork.js'
 
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
@@ -210,6 +210,10 @@ export class PromptFollower
     this.state = step.state
     for (const event of step.events) {
       if (event.type === 'failed') return this.fail(event.error)
+      if (event.type === 'timed') {
+        this.context.costModel.learn(event.run)
+        continue
+      }
       this.emit(event)
       if (this.closed) return
     }
@@ -266,6 +270,7 @@ export class PromptFollower
       deadlineAt(this.state, this.settings),
       queueDeadlineAt(this.state, this.settings),
       this.watchdogAt(),
+      this.tickAt(),
     )
     if (due !== this.alarmAt) this.context.alarms.set(this, due)
   }
@@ -285,7 +290,17 @@ export class PromptFollower
       this.watch(() => this.context.reconnect())
       if (this.closed) return
     }
+    if (now >= this.tickAt()) {
+      this.feed({ kind: 'tick', at: now })
+      if (this.closed) return
+    }
     this.rearm()
+  }
+
+  /** The next measure of progress by time alone, while the socket carries the running prompt. */
+  private tickAt(): number {
+    if (!this.listening || this.polling) return Number.POSITIVE_INFINITY
+    return progressTickAt(this.state, this.settings)
   }
 
   currentPromptId(): string {

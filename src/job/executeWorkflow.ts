@@ -33,7 +33,13 @@ export function executeWorkflow(
     const ownId = promptId ?? context.newPromptId()
     return {
       ownId,
-      initial: initialJobState(ownId, workflow, context.scheduler.now(), context.viewUrl),
+      initial: initialJobState(
+        ownId,
+        workflow,
+        context.scheduler.now(),
+        context.viewUrl,
+        context.costModel,
+      ),
       submit: () => queuePrompt({ workflow, promptId: ownId, extraData, front }),
     }
   })

@@ -19,27 +19,24 @@ const OUTPUT_NODE_TYPES = new Set([
   'Preview3D',
 ])
 
-/** Samplers report a step per tick and take most of a run's time: a heavier prior (§4.1). */
-const SAMPLER_TYPES = new Set([
-  'KSampler',
-  'KSamplerAdvanced',
-  'SamplerCustom',
-  'SamplerCustomAdvanced',
-])
-const SAMPLER_WEIGHT = 10
+/** A node expected to run: its class, and its step count when its inputs say (a sampler's `steps`). */
+export interface ExpectedNode {
+  readonly classType: string
+  readonly steps?: number
+}
 
 /** Answers interned by content, so that the jobs of one graph share one Map; bounded. */
-const interned = new Map<string, ReadonlyMap<string, number>>()
+const interned = new Map<string, ReadonlyMap<string, ExpectedNode>>()
 const INTERNED_LIMIT = 256
 
 /**
- * The nodes expected to run and their weights (protocol §4.1): the output nodes and everything
- * upstream of them, or every node when no known output type is present. Shared: copy it to
- * change it.
+ * The nodes expected to run (protocol §4.1), with their class and step count: the output nodes
+ * and everything upstream of them, or every node when no known output type is present. Shared:
+ * copy it to change it.
  */
-export function expectedNodes(workflow: Workflow): ReadonlyMap<string, number> {
+export function expectedNodes(workflow: Workflow): ReadonlyMap<string, ExpectedNode> {
   const expected = nodesToRun(workflow)
-  const key = [...expected].join(';')
+  const key = [...expected].map(([id, node]) => `${id},${node.classType},${node.steps}`).join(';')
   const shared = interned.get(key)
   if (shared !== undefined) return shared
   if (interned.size >= INTERNED_LIMIT) interned.delete(interned.keys().next().value!)
@@ -47,13 +44,20 @@ export function expectedNodes(workflow: Workflow): ReadonlyMap<string, number> {
   return expected
 }
 
-function nodesToRun(workflow: Workflow): Map<string, number> {
+function nodesToRun(workflow: Workflow): Map<string, ExpectedNode> {
   const outputs = Object.keys(workflow).filter((id) =>
     OUTPUT_NODE_TYPES.has(workflow[id]!.class_type),
   )
   const ids = outputs.length === 0 ? Object.keys(workflow) : upstreamOf(workflow, outputs)
   return new Map(
-    ids.map((id) => [id, SAMPLER_TYPES.has(workflow[id]!.class_type) ? SAMPLER_WEIGHT : 1]),
+    ids.map((id) => {
+      const { class_type: classType, inputs } = workflow[id]!
+      const steps = inputs['steps']
+      return [
+        id,
+        typeof steps === 'number' && steps > 0 ? { classType, steps } : { classType },
+      ] as const
+    }),
   )
 }
 

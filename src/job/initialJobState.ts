@@ -1,11 +1,14 @@
 import type { NodeOutput } from '../protocol/ComfyMessage.js'
-import { expectedNodes } from './expectedNodes.js'
+import type { RunTiming } from './RunTiming.js'
+import { expectedNodes, type ExpectedNode } from './expectedNodes.js'
+import type { CostLookup } from './ClassCost.js'
 import type { JobState } from './JobState.js'
 import type { NodeState } from './measureProgress.js'
 import type { Workflow } from './Workflow.js'
 
 // A new job's empty parts, shared by every job: the reducer replaces them, never changes them.
-const NOTHING_EXPECTED: ReadonlyMap<string, number> = new Map()
+const NOTHING_EXPECTED: ReadonlyMap<string, ExpectedNode> = new Map()
+const NOT_TIMED: RunTiming = { clocks: {}, plan: new Map(), actualSeconds: 0, plannedSeconds: 0 }
 const NO_NODES: readonly string[] = []
 const NO_NODE_STATES: Readonly<Record<string, NodeState>> = {}
 const NO_OUTPUTS: Readonly<Record<string, NodeOutput>> = {}
@@ -19,6 +22,7 @@ export function initialJobState(
   workflow: Workflow | undefined,
   submittedAt: number,
   viewUrl: JobState['viewUrl'],
+  model: CostLookup,
   phase: 'submitting' | 'queued' = 'submitting',
 ): JobState {
   return {
@@ -27,6 +31,8 @@ export function initialJobState(
     queuedEmitted: false,
     graphKnown: workflow !== undefined,
     expected: workflow === undefined ? NOTHING_EXPECTED : expectedNodes(workflow),
+    model,
+    timing: NOT_TIMED,
     cachedNodes: NO_NODES,
     nodes: NO_NODE_STATES,
     fromProgressState: false,
@@ -38,8 +44,9 @@ export function initialJobState(
     progressAt: submittedAt,
     progressSource: 'websocket',
     progressVersion: 0,
-    rateFromAt: undefined,
-    rateFromProgress: 0,
+    remaining: undefined,
+    activity: undefined,
+    measuredAt: submittedAt,
     submittedAt,
     startedAt: undefined,
     absentFromQueue: false,

@@ -22,3 +22,16 @@ export function queueDeadlineAt(state: JobState, settings: JobSettings): number 
 export function silenceCheckAt(lastWordOrLookAt: number, stallTimeoutMs: number): number {
   return onGrid(lastWordOrLookAt + stallTimeoutMs, stallTimeoutMs / 10)
 }
+
+/** The shortest interval between two measures of a running job's progress by time alone. */
+const SHORTEST_TICK_MS = 250
+
+/**
+ * When a running job followed over the socket measures its progress again though no message
+ * came: `progressThrottleMs` (at least 250 ms) after its last measure, so that a node loading
+ * moves the bar. Never while queued, over REST, or done.
+ */
+export function progressTickAt(state: JobState, settings: JobSettings): number {
+  if (state.phase !== 'running') return Number.POSITIVE_INFINITY
+  return state.measuredAt + Math.max(settings.progressThrottleMs, SHORTEST_TICK_MS)
+}

@@ -2,6 +2,8 @@ import type { JobEvent, JobProgress } from './JobEvent.js'
 import type { JobState } from './JobState.js'
 import type { JobMethod } from './ComfyUIJobResult.js'
 import type { ComfyError } from '../errors/ComfyError.js'
+import type { ClassCost, NodeRun } from './ClassCost.js'
+import { clockNodes } from './clockNodes.js'
 import { imagesOf } from './imagesOf.js'
 import { measureProgress, round1, type NodeState } from './measureProgress.js'
 import { progressEvent } from './progressEvent.js'
@@ -14,10 +16,19 @@ export interface JobFailed {
   readonly error: ComfyError
 }
 
+/** A node of the run was timed: the pod's cost model learns from it; not an event. */
+export interface NodeTimed {
+  readonly type: 'timed'
+  readonly run: NodeRun
+}
+
+/** What a step of the reducer emits. */
+export type JobOutput = JobEvent | JobFailed | NodeTimed
+
 /** One step of the reducer: the next state and what to emit. */
 export interface JobStep {
   readonly state: JobState
-  readonly events: readonly (JobEvent | JobFailed)[]
+  readonly events: readonly JobOutput[]
 }
 
 /** Most steps emit nothing: one shared empty list rather than one per message. */
@@ -30,7 +41,21 @@ export function start(state: JobState, at: number, source: JobMethod): JobStep {
   if (!state.queuedEmitted)
     events.push({ type: 'queued', promptId: state.promptId, source, position: 0 })
   events.push({ type: 'started', promptId: state.promptId, source })
-  return { state: revise(state, { phase: 'running', queuedEmitted: true, startedAt: at }), events }
+  // The run's cost plan: the model's costs as the run starts, so that what other jobs learn
+  // meanwhile cannot shift this bar.
+  const plan = new Map<string, ClassCost>()
+  for (const { classType } of state.expected.values())
+    if (!plan.has(classType)) plan.set(classType, state.model.cost(classType))
+  return {
+    state: revise(state, {
+      phase: 'running',
+      queuedEmitted: true,
+      startedAt: at,
+      measuredAt: at,
+      timing: { ...state.timing, plan },
+    }),
+    events,
+  }
 }
 
 /**
@@ -41,32 +66,57 @@ export function progressed(
   base: JobState,
   nodes: Readonly<Record<string, NodeState>>,
   currentNode: string | undefined,
-  events: readonly (JobEvent | JobFailed)[],
+  events: readonly JobOutput[],
   at: number,
   source: JobMethod,
 ): JobStep {
   if (nodes === base.nodes && currentNode === base.currentNode) return { state: base, events }
-  const measure = measureProgress(base.expected, nodes)
+  return measured(base, nodes, currentNode, events, at, source)
+}
+
+/**
+ * `base` measured at `at`, with its node states: the nodes timed (each that finished is a
+ * `timed` output, for the cost model), the progress by expected time, the time left and the
+ * activity. A new progress version when what an event shows changed.
+ */
+export function measured(
+  base: JobState,
+  nodes: Readonly<Record<string, NodeState>>,
+  currentNode: string | undefined,
+  events: readonly JobOutput[],
+  at: number,
+  source: JobMethod,
+): JobStep {
+  const runs: NodeRun[] = []
+  const timing = clockNodes(base.timing, base.expected, base.nodes, nodes, at, runs)
+  const measure = measureProgress(base.expected, nodes, timing, base.model, base.startedAt, at)
   const progress = Math.min(99, Math.max(base.progress, round1(measure.progress)))
+  const outputs: readonly JobOutput[] =
+    runs.length === 0
+      ? events
+      : [...events, ...runs.map((run) => ({ type: 'timed', run }) as const)]
+  const next = copyOf(base)
+  next.nodes = nodes
+  next.timing = timing
+  next.remaining = measure.remaining
+  next.measuredAt = at
   if (
     progress === base.progress &&
     measure.totalValue === base.totalValue &&
-    currentNode === base.currentNode
+    currentNode === base.currentNode &&
+    measure.activity === base.activity
   ) {
-    const next = copyOf(base)
-    next.nodes = nodes
-    return { state: next, events }
+    return { state: next, events: outputs }
   }
-  const next = copyOf(base)
-  next.nodes = nodes
   next.currentNode = currentNode
   next.progress = progress
+  next.activity = measure.activity
   next.totalValue = measure.totalValue
   next.totalMax = measure.totalMax
   next.progressAt = at
   next.progressSource = source
   next.progressVersion = base.progressVersion + 1
-  return { state: next, events }
+  return { state: next, events: outputs }
 }
 
 /** `state` with some fields changed. */
@@ -86,6 +136,8 @@ export function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobS
     queuedEmitted: state.queuedEmitted,
     graphKnown: state.graphKnown,
     expected: state.expected,
+    model: state.model,
+    timing: state.timing,
     cachedNodes: state.cachedNodes,
     nodes: state.nodes,
     fromProgressState: state.fromProgressState,
@@ -97,8 +149,9 @@ export function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobS
     progressAt: state.progressAt,
     progressSource: state.progressSource,
     progressVersion: state.progressVersion,
-    rateFromAt: state.rateFromAt,
-    rateFromProgress: state.rateFromProgress,
+    remaining: state.remaining,
+    activity: state.activity,
+    measuredAt: state.measuredAt,
     submittedAt: state.submittedAt,
     startedAt: state.startedAt,
     absentFromQueue: state.absentFromQueue,
@@ -109,16 +162,18 @@ export function copyOf(state: JobState): { -readonly [K in keyof JobState]: JobS
 
 export function complete(
   state: JobState,
-  events: readonly (JobEvent | JobFailed)[],
+  events: readonly JobOutput[],
   at: number,
   source: JobMethod,
 ): JobStep {
   const nodes = finishAll(state)
-  const { totalMax } = measureProgress(state.expected, nodes)
+  let totalMax = 0
+  for (const id of state.expected.keys()) totalMax += nodes[id]!.max
   const done = revise(state, {
     phase: 'done',
     nodes,
     progress: 100,
+    activity: undefined,
     totalValue: totalMax,
     totalMax,
     progressAt: at,
@@ -151,7 +206,7 @@ export function complete(
 export function fail(
   state: JobState,
   error: ComfyError,
-  events: readonly (JobEvent | JobFailed)[] = [],
+  events: readonly JobOutput[] = [],
 ): JobStep {
   return { state: revise(state, { phase: 'done' }), events: [...events, { type: 'failed', error }] }
 }

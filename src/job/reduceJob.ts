@@ -1,5 +1,5 @@
 import type { JobInput, JobState } from './JobState.js'
-import { NO_EVENTS, revise, type JobStep } from './jobSteps.js'
+import { measured, NO_EVENTS, revise, type JobStep } from './jobSteps.js'
 import { reduceMessage } from './reduceMessage.js'
 import { reduceHistory, reduceQueue, withGraph } from './reduceSnapshot.js'
 
@@ -28,5 +28,9 @@ export function reduceJob(state: JobState, input: JobInput): JobStep {
       )
     case 'history':
       return reduceHistory(state, input.entry, input.at, input.source)
+    case 'tick':
+      return state.phase === 'running'
+        ? measured(state, state.nodes, state.currentNode, NO_EVENTS, input.at, state.progressSource)
+        : { state, events: NO_EVENTS }
   }
 }

@@ -23,7 +23,20 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
         if (state.phase === 'finishing') return { state, events: NO_EVENTS }
         // The end can come with nothing before it (missed while reconnecting): start first.
         const started = start(state, at, source)
-        return { state: revise(started.state, { phase: 'finishing' }), events: started.events }
+        // Without progress_state, the last node running ends here: timed, like the others.
+        const last = started.state.currentNode
+        const ended =
+          state.fromProgressState || last === undefined
+            ? started
+            : progressed(
+                started.state,
+                finish(started.state.nodes, last),
+                last,
+                started.events,
+                at,
+                source,
+              )
+        return { state: revise(ended.state, { phase: 'finishing' }), events: ended.events }
       }
       const { state: base, events } = start(state, at, source)
       const node = message.data.node
@@ -46,12 +59,7 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
             ...base.nodes,
             [node]: { value: message.data.value, max: message.data.max, state: 'running' },
           }
-      const step = progressed(base, nodes, node, events, at, source)
-      if (step.state.rateFromAt !== undefined) return step
-      return {
-        state: revise(step.state, { rateFromAt: at, rateFromProgress: step.state.progress }),
-        events: step.events,
-      }
+      return progressed(base, nodes, node, events, at, source)
     }
     case 'progress_state': {
       const { state: started, events } = start(state, at, source)

@@ -29,6 +29,7 @@ export function trackPrompt(
       undefined,
       context.scheduler.now(),
       context.viewUrl,
+      context.costModel,
       'queued',
     ),
   }))

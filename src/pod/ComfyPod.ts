@@ -16,6 +16,7 @@ import { AlarmClock } from '../job/AlarmClock.js'
 import { assertPromptId } from '../job/assertPromptId.js'
 import { executeWorkflow, type QueuePrompt } from '../job/executeWorkflow.js'
 import type { ExecuteWorkflowOptions } from '../job/ExecuteWorkflowOptions.js'
+import type { CostModel } from '../job/CostModel.js'
 import { FollowedPrompts } from '../job/FollowedPrompts.js'
 import type { JobContext } from '../job/JobContext.js'
 import type { JobEvent } from '../job/JobEvent.js'
@@ -72,6 +73,11 @@ export class ComfyPod {
   readonly connection$: Observable<ConnectionState>
   /** Frames that could not be decoded and socket errors; they never error `messages$`. */
   readonly diagnostics$: Observable<PodDiagnostic>
+  /**
+   * How long each node class takes on this pod, learnt from its jobs (`ComfyPodOptions.costModel`):
+   * typical durations to show, costs to save or share.
+   */
+  readonly costModel: CostModel
 
   private readonly options: ResolvedPodOptions
   private readonly address: PodAddress
@@ -104,6 +110,7 @@ export class ComfyPod {
   constructor(url: string, options: ComfyPodOptions = {}) {
     this.options = resolvePodOptions(options)
     this.clientId = this.options.clientId
+    this.costModel = this.options.costModel
     this.address = podAddress(url, this.clientId)
     this.url = this.address.display
     this.http = new PodHttpClient(
@@ -140,6 +147,7 @@ export class ComfyPod {
     this.jobContext = {
       scheduler: this.options.scheduler,
       alarms: new AlarmClock(this.options.scheduler),
+      costModel: this.costModel,
       prompts: this.followed,
       newPromptId: () => randomUUID(),
       attach: (listener) => hub.attach(listener),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import WebSocket from 'ws'
 import { invalid, nonNegative, nonNegativeInteger, positive } from '../internal/optionChecks.js'
+import { CostModel } from '../job/CostModel.js'
 import type { WebSocketFactory } from '../socket/WebSocketFactory.js'
 
 /** Options of `new ComfyPod(url, options)`. */
@@ -96,6 +97,13 @@ export interface ComfyPodOptions {
    * @default Math.random
    */
   readonly random?: () => number
+  /**
+   * How long each node class takes on this pod, learnt from its jobs: it weighs progress and
+   * estimates the time left. Give one model to pods of the same hardware, or start it from costs
+   * saved earlier or shared by other instances (`shareCostModel`).
+   * @default a new CostModel of this pod alone, starting from priors
+   */
+  readonly costModel?: CostModel
 }
 
 export type { WebSocketFactory }
@@ -127,6 +135,7 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     webSocketFactory = defaultWebSocketFactory,
     scheduler = asyncScheduler,
     random = Math.random,
+    costModel = new CostModel(),
   } = options
   if (typeof clientId !== 'string' || clientId === '')
     invalid('clientId', clientId, 'a non-empty string')
@@ -144,6 +153,7 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
   if (typeof webSocketFactory !== 'function')
     invalid('webSocketFactory', webSocketFactory, 'a function')
   if (typeof random !== 'function') invalid('random', random, 'a function')
+  if (!(costModel instanceof CostModel)) invalid('costModel', costModel, 'a CostModel')
   return {
     clientId,
     headers,
@@ -160,5 +170,6 @@ export function resolvePodOptions(options: ComfyPodOptions): ResolvedPodOptions 
     webSocketFactory,
     scheduler,
     random,
+    costModel,
   }
 }

@@ -58,6 +58,7 @@ function advance(previous: ProgressUpdate | undefined, next: ProgressUpdate): Pr
     next.status === previous.status &&
     progress === previous.progress &&
     next.estimatedTimeRemaining === previous.estimatedTimeRemaining &&
+    next.activity === previous.activity &&
     next.queuePosition === previous.queuePosition
   if (unchanged) return previous
   return progress === next.progress ? next : { ...next, progress }

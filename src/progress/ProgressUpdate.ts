@@ -1,3 +1,5 @@
+import type { ProgressActivity } from '../job/JobEvent.js'
+
 /**
  * Where a prompt stands, as a browser shows it: `queued` → `processing` → `completed` | `failed`.
  * It never goes back; `completed` and `failed` are final.
@@ -31,6 +33,7 @@ export interface ProgressImage {
  *   status: 'processing',
  *   progress: 45,
  *   estimatedTimeRemaining: 3.2,
+ *   activity: 'stepping',
  * }
  * ```
  */
@@ -41,6 +44,11 @@ export interface ProgressUpdate {
   readonly progress: number
   /** Seconds left while `processing`, once the job could estimate it. */
   readonly estimatedTimeRemaining?: number
+  /**
+   * While `processing`: `loading` when a node runs and has reported no step yet (show "loading
+   * model…"), `stepping` when a node reports steps; absent between nodes.
+   */
+  readonly activity?: ProgressActivity
   /** While `queued`: how many prompts run before this one (0: next). */
   readonly queuePosition?: number
   /** Once `completed`: every output image, in node order. */

@@ -49,6 +49,7 @@ export function mapJobEvent(
         ...(event.estimatedTimeRemaining === undefined
           ? {}
           : { estimatedTimeRemaining: event.estimatedTimeRemaining }),
+        ...(event.activity === undefined ? {} : { activity: event.activity }),
       }
     case 'completed':
       return {

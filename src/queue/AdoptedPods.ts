@@ -30,7 +30,7 @@ export class AdoptedPods {
 
   constructor(
     pods: readonly WorkerPod[],
-    private readonly podOptions: Omit<ComfyPodOptions, 'clientId'>,
+    private readonly podOptions: Omit<ComfyPodOptions, 'clientId' | 'costModel'>,
   ) {
     this.byUrl = new Map(pods.map((pod) => [pod.pod.url, pod]))
   }
@@ -73,7 +73,8 @@ export class AdoptedPods {
     const key = `${clientId} ${podUrl}`
     let adopted = this.adopted.get(key)
     if (adopted === undefined) {
-      adopted = { pod: new ComfyPod(own.url, { ...this.podOptions, clientId }), users: 0 }
+      const options = { ...this.podOptions, clientId, costModel: own.pod.costModel }
+      adopted = { pod: new ComfyPod(own.url, options), users: 0 }
       this.adopted.set(key, adopted)
     }
     adopted.users++

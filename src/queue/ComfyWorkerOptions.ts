@@ -13,10 +13,11 @@ export interface ComfyWorkerOptions extends QueueOptions {
   /** The pods this worker runs jobs on: the same on every worker of the fleet. */
   readonly pods: readonly string[]
   /**
-   * Options of the pods. Every worker has clientIds of its own: `clientId` is not one of them.
+   * Options of the pods. Every worker has clientIds of its own, and each pod a cost model shared
+   * with the fleet: `clientId` and `costModel` are not among them.
    * @default {}
    */
-  readonly podOptions?: Omit<ComfyPodOptions, 'clientId'>
+  readonly podOptions?: Omit<ComfyPodOptions, 'clientId' | 'costModel'>
   /**
    * Jobs on one pod at a time (running or in its queue). The fleet runs at most this many per
    * pod in all (BullMQ's global concurrency, set by each worker to `pods.length` times this).
@@ -55,7 +56,7 @@ export interface ComfyWorkerOptions extends QueueOptions {
 /** @internal The worker's options with every default applied. */
 export interface ResolvedWorkerOptions extends ResolvedQueueOptions {
   readonly pods: readonly string[]
-  readonly podOptions: Omit<ComfyPodOptions, 'clientId'>
+  readonly podOptions: Omit<ComfyPodOptions, 'clientId' | 'costModel'>
   readonly concurrencyPerPod: number
   readonly lockDurationMs: number
   readonly stalledIntervalMs: number
@@ -86,6 +87,8 @@ export function resolveWorkerOptions(options: ComfyWorkerOptions): ResolvedWorke
     invalid('podOptions', podOptions, 'an object')
   if ('clientId' in podOptions)
     invalid('podOptions.clientId', podOptions.clientId, 'absent (each worker has its own)')
+  if ('costModel' in podOptions)
+    invalid('podOptions.costModel', '(a CostModel)', "absent (each pod's is shared with the fleet)")
   if (!Number.isInteger(concurrencyPerPod) || concurrencyPerPod < 1)
     invalid('concurrencyPerPod', concurrencyPerPod, 'an integer >= 1')
   positive('lockDurationMs', lockDurationMs)

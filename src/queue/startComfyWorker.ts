@@ -3,12 +3,14 @@ import { Redis } from 'ioredis'
 import type { Observable } from 'rxjs'
 import { ComfyQueueError } from '../errors/ComfyQueueError.js'
 import type { ComfyUIJobResult } from '../job/ComfyUIJobResult.js'
+import { CostModel } from '../job/CostModel.js'
 import { ComfyPod } from '../pod/ComfyPod.js'
 import { resolveProgressUpdateOptions } from '../progress/ProgressUpdateOptions.js'
 import { failedUpdate } from '../progress/toProgressUpdate.js'
 import { ComfyUIJobRunner } from '../runner/ComfyUIJobRunner.js'
 import type { RunnerPodStatus } from '../runner/RunnerPod.js'
 import { RedisProgressStore } from '../store/RedisProgressStore.js'
+import { shareCostModel } from '../store/shareCostModel.js'
 import { AdoptedPods } from './AdoptedPods.js'
 import { bullConnection } from './bullConnection.js'
 import { type ComfyWorkerOptions, resolveWorkerOptions } from './ComfyWorkerOptions.js'
@@ -38,7 +40,8 @@ export interface ComfyWorker {
  * whatever its name, takes them over once their lease expired, and follows each prompt on the
  * pod it was sent to — live, under the clientId it was queued with — rather than generating it
  * again: the pod and clientId are recorded in the job before `POST /prompt`. A prompt is sent
- * again only when its pod never got it.
+ * again only when its pod never got it. What its pods' cost models learn (the expected time of each
+ * node class, for progress and ETA) is shared with the fleet through the store, per pod.
  *
  * @example
  * ```ts
@@ -59,7 +62,10 @@ export interface ComfyWorker {
 export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
   const resolved = resolveWorkerOptions(options)
   const { redisOptions, name, prefix, storeOptions, pods, podOptions, concurrencyPerPod } = resolved
-  const own = pods.map((url) => ({ url, pod: new ComfyPod(url, podOptions) }))
+  const own = pods.map((url) => ({
+    url,
+    pod: new ComfyPod(url, { ...podOptions, costModel: new CostModel() }),
+  }))
   const runner = new ComfyUIJobRunner({
     pods: own.map(({ pod }) => pod),
     concurrencyPerPod,
@@ -67,6 +73,11 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
   })
   const adopted = new AdoptedPods(own, podOptions)
   const store = new RedisProgressStore(redisOptions, storeOptions)
+  // What each pod's cost model learns is the fleet's: a new worker starts with it.
+  const sharing = Promise.all(
+    own.map(({ pod }) => shareCostModel(store, pod.costModel, { key: `pod:${pod.url}` })),
+  )
+  sharing.catch(() => {})
   const redis = new Redis(redisOptions)
   const subscriber = new Redis(redisOptions)
   for (const connection of [redis, subscriber]) connection.on('error', () => {})
@@ -111,7 +122,7 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
   })
   const subscribed = subscriber.subscribe(cancelChannel(resolved))
   const ready = (async () => {
-    await Promise.all([worker.waitUntilReady(), subscribed])
+    await Promise.all([worker.waitUntilReady(), subscribed, sharing])
     const queue = new Queue(name, { connection: bullConnection(redisOptions), prefix })
     try {
       await queue.setGlobalConcurrency(slots)
@@ -128,6 +139,7 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
     close: () =>
       (closing ??= (async () => {
         await worker.close()
+        for (const shared of await sharing.catch(() => [])) shared.unsubscribe()
         runner.close()
         adopted.close()
         for (const { pod } of own) pod.close()

@@ -1,6 +1,6 @@
 import type { SimulatedComfyVersion } from './SimulatedComfyVersion.js'
 import type { SimulatedModels } from './SimulatedModels.js'
-import type { SimulatedNodeType } from './SimulatedNodeType.js'
+import type { SimulatedNodeType, SimulatedTiming } from './SimulatedNodeType.js'
 
 /**
  * Options of `startComfySimulator`.
@@ -74,6 +74,13 @@ export interface ComfySimulatorOptions {
    * @default {}
    */
   readonly nodeTypes?: Readonly<Record<string, SimulatedNodeType>>
+  /**
+   * How long the nodes of each class take, by class type, over `nodeDurationMs`, `stepDurationMs`
+   * and the node types' own: e.g. `COMFYUI_0_3_64_CPU_TIMINGS`, recorded from a real pod, so that
+   * tests replay realistic timing. Classes the simulator does not know are ignored.
+   * @default {}
+   */
+  readonly timings?: Readonly<Record<string, SimulatedTiming>>
   /**
    * Start with the worker paused (prompts queue up until `resume()`).
    * @default false

@@ -184,6 +184,12 @@ export interface SimulatedNodeType {
    */
   readonly stepDurationMs?: number
   /**
+   * Time before the first progress step (a model loading, the first tile), or added to
+   * `durationMs` for a node without steps.
+   * @default 0
+   */
+  readonly loadMs?: number
+  /**
    * Whether each progress step carries a preview image (when the simulator's `previews` is on).
    * @default false
    */
@@ -219,3 +225,17 @@ export interface SimulatedNodeType {
     context: SimulatedNodeContext,
   ) => SimulatedNodeResult | undefined | Promise<SimulatedNodeResult | undefined>
 }
+
+/**
+ * How long the nodes of one class take in a simulator (`ComfySimulatorOptions.timings`): the
+ * timing fields of `SimulatedNodeType`.
+ *
+ * @example
+ * ```ts
+ * import type { SimulatedTiming } from 'comfyui-rx/simulator'
+ *
+ * // ComfyUI 0.3.64 on a CPU: a TAESD tile decode, as recorded
+ * const decode: SimulatedTiming = { loadMs: 23, stepDurationMs: 280 }
+ * ```
+ */
+export type SimulatedTiming = Pick<SimulatedNodeType, 'durationMs' | 'stepDurationMs' | 'loadMs'>

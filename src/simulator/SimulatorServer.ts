@@ -103,6 +103,10 @@ export class SimulatorServer extends EventEmitter<ComfySimulatorEvents> implemen
     for (const [name, type] of Object.entries(settings.nodeTypes)) {
       types.set(name, { ...types.get(name), ...type })
     }
+    for (const [name, timing] of Object.entries(settings.timings)) {
+      const type = types.get(name)
+      if (type !== undefined) types.set(name, { ...type, ...timing })
+    }
     this.nodeTypes = types
 
     this.deps = {

@@ -76,6 +76,7 @@ export async function executeNode(run: PromptRun, nodeId: string): Promise<NodeR
       Math.floor(typeof type.steps === 'function' ? type.steps(inputs) : (type.steps ?? 0)),
     )
     const failAt = failure?.afterSteps ?? steps
+    if (type.loadMs !== undefined && type.loadMs > 0) await env.sleep(type.loadMs)
     if (steps === 0) await env.sleep(type.durationMs ?? env.nodeDurationMs)
     for (let step = 1; step <= steps; step++) {
       if (failure !== undefined && step > failAt) break

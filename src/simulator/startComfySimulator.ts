@@ -53,6 +53,7 @@ export async function startComfySimulator(
     cache = true,
     models = {},
     nodeTypes = {},
+    timings = {},
     paused = false,
     enableCorsHeader,
   } = options
@@ -68,6 +69,13 @@ export async function startComfySimulator(
   nonNegative('ComfySimulatorOptions.nodeDurationMs', nodeDurationMs)
   nonNegative('ComfySimulatorOptions.stepDurationMs', stepDurationMs)
   positive('ComfySimulatorOptions.maxUploadSize', maxUploadSize)
+  for (const [classType, timing] of Object.entries(timings)) {
+    for (const field of ['durationMs', 'stepDurationMs', 'loadMs'] as const) {
+      const value = timing[field]
+      if (value !== undefined)
+        nonNegative(`ComfySimulatorOptions.timings.${classType}.${field}`, value)
+    }
+  }
 
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
@@ -92,5 +100,6 @@ export async function startComfySimulator(
     enableCorsHeader,
     models: { ...DEFAULT_MODELS, ...models },
     nodeTypes,
+    timings,
   })
 }

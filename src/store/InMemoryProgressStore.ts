@@ -1,7 +1,9 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subject, type Subscriber } from 'rxjs'
 import { invalid, positive } from '../internal/optionChecks.js'
+import type { ClassCost } from '../job/ClassCost.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
 import type { ProgressStore, ProgressStoreDiagnostic } from './ProgressStore.js'
+import type { CostStore } from './CostStore.js'
 import { supersedes } from './supersedes.js'
 
 /** Options of `new InMemoryProgressStore(options)`. */
@@ -41,7 +43,7 @@ interface Entry {
  * watchProgress$(store, 'p1').subscribe((update) => console.log(update.progress)) // 40, …
  * ```
  */
-export class InMemoryProgressStore implements ProgressStore {
+export class InMemoryProgressStore implements ProgressStore, CostStore {
   readonly diagnostics$: Observable<ProgressStoreDiagnostic>
 
   private readonly ttlMs: number
@@ -52,6 +54,7 @@ export class InMemoryProgressStore implements ProgressStore {
   // Subscribers by prompt, rather than one Subject filtered by every watcher: an update costs one
   // Map lookup however many prompts are watched.
   private readonly watchers = new Map<string, Set<Subscriber<ProgressUpdate>>>()
+  private readonly costs = new Map<string, Map<string, ClassCost>>()
   // Nothing goes wrong in memory; the Subject only completes on close, as the port says.
   private readonly diagnostics = new Subject<ProgressStoreDiagnostic>()
   private isClosed = false
@@ -106,6 +109,19 @@ export class InMemoryProgressStore implements ProgressStore {
           this.watchers.delete(promptId)
       }
     })
+  }
+
+  loadCosts(key: string): Promise<Record<string, ClassCost>> {
+    return Promise.resolve(Object.fromEntries(this.costs.get(key) ?? []))
+  }
+
+  saveCost(key: string, classType: string, cost: ClassCost): Promise<void> {
+    if (!this.isClosed) {
+      let costs = this.costs.get(key)
+      if (costs === undefined) this.costs.set(key, (costs = new Map()))
+      costs.set(classType, { ...cost })
+    }
+    return Promise.resolve()
   }
 
   close(): Promise<void> {

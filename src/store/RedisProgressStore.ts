@@ -16,6 +16,9 @@ import { ComfyStoreError } from '../errors/ComfyStoreError.js'
 import { parseProgressUpdate } from '../progress/parseProgressUpdate.js'
 import { describeError } from '../internal/describeError.js'
 import type { ProgressStore, ProgressStoreDiagnostic } from './ProgressStore.js'
+import type { ClassCost } from '../job/ClassCost.js'
+import type { CostStore } from './CostStore.js'
+import { parseClassCost } from './parseClassCost.js'
 import {
   type RedisProgressStoreOptions,
   resolveRedisProgressStoreOptions,
@@ -89,7 +92,7 @@ interface ScriptedRedis extends Redis {
  * // any instance: toServerSentEvents(watchProgress$(store, promptId), res)
  * ```
  */
-export class RedisProgressStore implements ProgressStore {
+export class RedisProgressStore implements ProgressStore, CostStore {
   readonly diagnostics$: Observable<ProgressStoreDiagnostic>
 
   private readonly ttlMs: number
@@ -205,6 +208,35 @@ export class RedisProgressStore implements ProgressStore {
     return this.watchers.watch$(promptId)
   }
 
+  /** The costs under a key: one hash, a field per class (no TTL: what a fleet learnt stays). */
+  async loadCosts(key: string): Promise<Record<string, ClassCost>> {
+    await this.whenReady('loadCosts')
+    const hash = this.costsKey(key)
+    let fields: Record<string, string>
+    try {
+      fields = await this.redis.hgetall(hash)
+    } catch (error) {
+      throw new ComfyStoreError(`could not read the costs of ${key}`, 'loadCosts', { cause: error })
+    }
+    const costs: Record<string, ClassCost> = {}
+    for (const [classType, text] of Object.entries(fields)) {
+      const cost = parseClassCost(text)
+      if (cost === undefined)
+        this.diagnostics.next({ type: 'invalid_data', key: hash, message: 'not a ClassCost' })
+      else costs[classType] = cost
+    }
+    return costs
+  }
+
+  saveCost(key: string, classType: string, cost: ClassCost): Promise<void> {
+    if (this.closing !== undefined) return Promise.resolve()
+    const json = JSON.stringify(cost)
+    return this.writes.enqueue({
+      key: `costs:${key}:${classType}`,
+      run: () => this.redis.hset(this.costsKey(key), classType, json),
+    })
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed$.next()
@@ -264,6 +296,10 @@ export class RedisProgressStore implements ProgressStore {
 
   private progressKey(promptId: string): string {
     return `${this.keyPrefix}progress:${promptId}`
+  }
+
+  private costsKey(key: string): string {
+    return `${this.keyPrefix}costs:${key}`
   }
 
   private channel(promptId: string): string {
