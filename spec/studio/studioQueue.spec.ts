@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { startStudio, type Studio, type StudioOptions } from '../../examples/studio/startStudio.js'
+import { ComfyJobQueue } from '../../src/queue/index.js'
 import type { ComfySimulator } from '../../src/simulator/index.js'
 import { startRedisServer, type RedisServer } from '../store/redisServer.js'
 import {
@@ -153,9 +154,10 @@ describe('studio example with REDIS_URL', () => {
     expect(isMonotonic(updates.map((update) => update.progress))).toBe(true)
     // Generated once: followed on its pod, not sent again.
     expect(gated.simulator.historyPromptIds).toEqual([promptId])
-    const ended = await queue.getJob(promptId)
-    expect(await ended!.getState()).toBe('completed')
-    expect(ended!.processedBy).not.toBe(runner)
-    expect(ended!.returnvalue).toMatchObject({ promptId, method: 'websocket' })
+    const result = await closedAfterTest(new ComfyJobQueue({ connection: redis.url })).result(
+      promptId,
+    )
+    expect(result).toMatchObject({ promptId, method: 'websocket' })
+    expect((await queue.getJob(promptId))!.processedBy).not.toBe(runner)
   }, 60_000)
 })
