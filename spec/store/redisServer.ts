@@ -1,18 +1,34 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
-/** A real redis-server, started by the test on a free port, without persistence. */
+/** A real redis-server, started by the test on a free port, with or without persistence. */
 export interface RedisServer {
   readonly port: number
   /** `redis://127.0.0.1:port`. */
   readonly url: string
-  /** Kills the server (SIGKILL: like a crash, nothing saved). */
+  /** Kills the server (SIGKILL: like a crash; a persistent one keeps every write it answered). */
   kill(): Promise<void>
-  /** Starts it again on the same port, empty; resolves once it answers PING. */
+  /**
+   * Starts it again on the same port: empty, or, when persistent, with the data it had (its
+   * append-only file); resolves once it answers PING.
+   */
   start(): Promise<void>
-  /** Kills it for good. */
+  /** Kills it for good (and deletes the files of a persistent one). */
   close(): Promise<void>
+}
+
+/** Options of `startRedisServer`. */
+export interface RedisServerOptions {
+  /**
+   * Persistence: an append-only file fsynced at every write (`--appendonly yes --appendfsync
+   * always`), in a directory of its own, so that a killed server restarts with its data.
+   * @default false
+   */
+  readonly persistent?: boolean
 }
 
 /** A port nothing listens on now: the one the system gave a server on port 0, then closed. */
@@ -25,14 +41,23 @@ export async function freePort(): Promise<number> {
   return address.port
 }
 
-/** Starts `redis-server --port <free port> --save '' --appendonly no`; resolves once it answers. */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts `redis-server --port <free port> --save ''`, with `--appendonly no` (the default), or
+ * `--appendonly yes --appendfsync always --dir <a new temporary directory>` when persistent;
+ * resolves once it answers.
+ */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort()
+  const dir = options.persistent === true ? await mkdtemp(join(tmpdir(), 'redis-')) : undefined
+  const persistence =
+    dir === undefined
+      ? ['--appendonly', 'no']
+      : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
     const started = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     child = started
@@ -66,8 +91,17 @@ export async function startRedisServer(): Promise<RedisServer> {
     running.kill('SIGKILL')
     await exited
   }
-  await start()
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start, close: kill }
+  const close = async (): Promise<void> => {
+    await kill()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    await start()
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start, close }
 }
 
 /** Sends PING over a raw socket; resolves on +PONG. */
