@@ -106,14 +106,14 @@ function processCpuMs(pid: number | undefined): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
 }
 
-/** spec/queue/workerProcess.ts: a worker with its default options, in a process of its own. */
+/** examples/studio/worker.ts: a worker with its default options, in a process of its own. */
 async function workerProcess(
   redisUrl: string,
   urls: readonly string[],
 ): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'spec/queue/workerProcess.ts', redisUrl, urls.join(',')],
+    ['--import', 'tsx', 'examples/studio/worker.ts', redisUrl, urls.join(',')],
     { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   )
   let output = ''
@@ -327,7 +327,7 @@ function section(
       'real sockets: ' +
       '`runner.submit` on a ComfyUIJobRunner (the baseline); `queue.add` + `queue.result` with ' +
       'a startComfyWorker in this process; and the same with the worker in a process of its own ' +
-      '(spec/queue/workerProcess.ts). BullMQ on a real redis-server (no persistence). Values: ' +
+      '(examples/studio/worker.ts). BullMQ on a real redis-server (no persistence). Values: ' +
       'medians over rounds; ratio: median over rounds of the ratio within a round. CPU: ' +
       "process.cpuUsage() of this process, plus the worker process's from /proc; Redis: INFO " +
       'commandstats and cpu before and after each pass.',

@@ -20,7 +20,7 @@ import { startRedisServer, type RedisServer } from '../store/redisServer.js'
 import { isMonotonic } from '../store/storeTestKit.js'
 import txt2img from '../../examples/workflows/txt2img.json' with { type: 'json' }
 
-// The fleet of issue 15 under chaos, with real processes: three workers (spec/queue/workerProcess.ts,
+// The fleet of issue 15 under chaos, with real processes: three workers (examples/studio/worker.ts,
 // each with its default options and all three pods) over three simulators, a persistent
 // redis-server, and the test as the producer and the watchers of every job, on two instances
 // (two `ComfyJobQueue`s). Workers are SIGKILLed at random points of the run and replaced by new
@@ -228,7 +228,7 @@ describe('the job queue under chaos', () => {
       const name = `w${++spawned}`
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', 'spec/queue/workerProcess.ts', redis.url, podUrls.join(',')],
+        ['--import', 'tsx', 'examples/studio/worker.ts', redis.url, podUrls.join(',')],
         // Its stdin is its lifeline: it exits when the test process goes.
         { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
       )

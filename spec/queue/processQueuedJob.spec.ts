@@ -54,12 +54,20 @@ function jobWithLease(lease: 0 | 1) {
 }
 
 function process(job: ReturnType<typeof jobWithLease>, store: InMemoryProgressStore) {
+  const redis = { exists: () => Promise.resolve(0) } as unknown as Redis
+  const options = resolveQueueOptions({ connection: 'redis://127.0.0.1:6379' })
   const run = processQueuedJob({
     runner,
-    adopted: new AdoptedPods([{ url: simulator.url, pod }], {}),
+    adopted: new AdoptedPods({
+      pods: [{ url: simulator.url, pod }],
+      podOptions: {},
+      redis,
+      names: options,
+      leaseMs: 10_000,
+    }),
     store,
-    redis: { exists: () => Promise.resolve(0) } as unknown as Redis,
-    options: resolveQueueOptions({ connection: 'redis://127.0.0.1:6379' }),
+    redis,
+    options,
     leaseMs: 10_000,
   })
   return run(job as unknown as Job<QueuedJobData, ComfyUIJobResult>, 'token')

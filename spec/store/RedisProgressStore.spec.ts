@@ -193,6 +193,22 @@ describe('RedisProgressStore', () => {
     expect(await b.latest('p1')).toEqual(update('p1', 30))
   })
 
+  it('waits for the connection with one listener however many reads wait', async () => {
+    const a = await store()
+    const warnings: Error[] = []
+    const warned = (warning: Error) => warnings.push(warning)
+    process.on('warning', warned)
+    await redis.kill()
+    try {
+      const reads = Array.from({ length: 20 }, (_, i) => a.latest(`p${i}`))
+      await redis.start()
+      expect(await Promise.all(reads)).toEqual(Array.from({ length: 20 }, () => undefined))
+    } finally {
+      process.off('warning', warned)
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
   it('sends the writes made before it connected, even when closed at once', async () => {
     const a = newStore()
     void a.save(update('p1', 10))

@@ -11,3 +11,11 @@ export function cancelledKey({ prefix, name }: Names, jobId: string): string {
 export function cancelChannel({ prefix, name }: Names): string {
   return `${prefix}:${name}:comfyui-rx:cancel`
 }
+
+/**
+ * @internal The key of the one worker that follows, over the socket, the prompts a dead worker
+ * left on a pod under its clientId (a pod keeps one socket per clientId).
+ */
+export function adoptionKey({ prefix, name }: Names, podUrl: string, clientId: string): string {
+  return `${prefix}:${name}:comfyui-rx:adopted:${clientId}:${podUrl}`
+}

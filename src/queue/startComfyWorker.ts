@@ -71,7 +71,6 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
     concurrencyPerPod,
     ...(resolved.analytics === undefined ? {} : { analytics: resolved.analytics }),
   })
-  const adopted = new AdoptedPods(own, podOptions)
   const store = new RedisProgressStore(redisOptions, storeOptions)
   // What each pod's cost model learns is the fleet's: a new worker starts with it.
   const sharing = Promise.all(
@@ -79,6 +78,13 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
   )
   sharing.catch(() => {})
   const redis = new Redis(redisOptions)
+  const adopted = new AdoptedPods({
+    pods: own,
+    podOptions,
+    redis,
+    names: resolved,
+    leaseMs: resolved.lockDurationMs,
+  })
   const subscriber = new Redis(redisOptions)
   for (const connection of [redis, subscriber]) connection.on('error', () => {})
   const slots = pods.length * concurrencyPerPod

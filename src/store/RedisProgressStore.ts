@@ -7,6 +7,7 @@ import {
   type Observable,
   of,
   type SchedulerLike,
+  share,
   Subject,
   takeUntil,
   timeout,
@@ -107,6 +108,8 @@ export class RedisProgressStore implements ProgressStore, CostStore {
   private readonly diagnostics = new Subject<ProgressStoreDiagnostic>()
   private readonly closed$ = new Subject<void>()
   private closing: Promise<void> | undefined
+  /** The connection's 'ready' events: one listener, however many reads wait for it. */
+  private readonly readyEvents$: Observable<unknown>
   /** Whether the connection has been ready once: before, writes wait for it silently. */
   private wasReady = false
 
@@ -165,6 +168,7 @@ export class RedisProgressStore implements ProgressStore, CostStore {
       isClosed: () => this.closing !== undefined,
       report: (diagnostic) => this.diagnostics.next(diagnostic),
     })
+    this.readyEvents$ = fromEvent(this.redis, 'ready').pipe(share())
     this.redis.on('error', (error: unknown) => this.connectionError(error))
     this.redis.on('ready', () => {
       this.wasReady = true
@@ -270,7 +274,7 @@ export class RedisProgressStore implements ProgressStore, CostStore {
   private ready(until$: Observable<unknown> = NEVER): Promise<boolean> {
     if (this.redis.status === 'ready') return Promise.resolve(true)
     return firstValueFrom(
-      fromEvent(this.redis, 'ready').pipe(
+      this.readyEvents$.pipe(
         map(() => true),
         takeUntil(until$),
         timeout({ first: this.readyTimeoutMs, scheduler: this.scheduler, with: () => of(false) }),
