@@ -606,10 +606,12 @@ describe('the job queue under chaos', () => {
           connections.get(`${originOf(target.podUrl)} ${target.clientId}`)!.length - sockets
         return {
           jobId: job.jobId,
-          method: bullJob.returnvalue.method,
+          // A job of a failing kind has no result.
+          method: (bullJob.returnvalue as ComfyUIJobResult | null)?.method ?? 'failed',
           endedAfterResumeMs: bullJob.finishedOn! - resumedAt,
           // Sockets opened under the dead worker's clientId on that pod by the workers that
-          // took its jobs over: more than one, and only the last one gets the pod's messages.
+          // took its jobs over: one (the adoption's holder; the others follow over REST), as a
+          // pod keeps one socket per clientId.
           adopters,
         }
       }),
@@ -621,14 +623,12 @@ describe('the job queue under chaos', () => {
     // Not vacuous: killed workers had jobs, and others took them over.
     expect(stalled.length).toBeGreaterThan(0)
     // Those whose prompt was still on its pod are followed there, live, over a socket under the
-    // dead worker's clientId: they end as soon as their prompt does.
+    // dead worker's clientId by one of the workers that took them over (the others poll): they
+    // end as soon as their prompt does.
     expect(held.length).toBeGreaterThan(0)
-    for (const { jobId, method, endedAfterResumeMs } of followed)
-      expect({ jobId, method, ended: endedAfterResumeMs < 10_000 }).toEqual({
-        jobId,
-        method: 'websocket',
-        ended: true,
-      })
+    expect(followed.some(({ method }) => method === 'websocket')).toBe(true)
+    for (const { jobId, endedAfterResumeMs } of followed)
+      expect({ jobId, ended: endedAfterResumeMs < 10_000 }).toEqual({ jobId, ended: true })
 
     // Zero duplicate generations: each prompt queued, started and finished once, on one pod.
     const history = await historySeeds(simulators)
