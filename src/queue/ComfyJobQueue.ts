@@ -198,7 +198,8 @@ export class ComfyJobQueue {
    */
   async cancel(jobId: string): Promise<boolean> {
     const job = await Job.fromId<QueuedJobData>(this.queue, jobId)
-    if (job === undefined || (await job.isCompleted()) || (await job.isFailed())) return false
+    const state = job === undefined ? undefined : await job.getState()
+    if (job === undefined || state === 'completed' || state === 'failed') return false
     const { promptId } = job.data
     const key = cancelledKey(this.options, jobId)
     const ttl = this.options.keepJobsMs
@@ -206,8 +207,7 @@ export class ComfyJobQueue {
     // Only a job no worker has: an active one's prompt may run on its pod, which its worker (or
     // the one taking it over from a dead one, finding the mark) cancels there. BullMQ refuses to
     // remove a job a worker took meanwhile.
-    const waiting = WAITING.has(await job.getState())
-    const removed = waiting && (await this.queue.remove(jobId).catch(() => 0)) === 1
+    const removed = WAITING.has(state!) && (await this.queue.remove(jobId).catch(() => 0)) === 1
     if (removed) {
       const error = new ComfyCancelledError(promptId, 'pending')
       const mark: CancelMark = { promptId, error: recordError(error) }
