@@ -198,11 +198,16 @@ describe('RedisProgressStore', () => {
     const warnings: Error[] = []
     const warned = (warning: Error) => warnings.push(warning)
     process.on('warning', warned)
+    const lost = firstValueFrom(a.diagnostics$.pipe(filter((d) => d.type === 'connection_error')))
     await redis.kill()
     try {
+      // Once the store knows the connection is gone, each read waits for it.
+      await lost
       const reads = Array.from({ length: 20 }, (_, i) => a.latest(`p${i}`))
       await redis.start()
-      expect(await Promise.all(reads)).toEqual(Array.from({ length: 20 }, () => undefined))
+      expect(await Promise.allSettled(reads)).toEqual(
+        Array.from({ length: 20 }, () => ({ status: 'fulfilled', value: undefined })),
+      )
     } finally {
       process.off('warning', warned)
     }
