@@ -101,6 +101,11 @@ const server = createServer((req, res) => {
     answer({ error: 'not found' }, 404)
   }
 })
+// 10,000 POSTs at once keep connections waiting for seconds: none is closed under a client that
+// reuses it.
+server.keepAliveTimeout = 600_000
+server.headersTimeout = 0
+server.requestTimeout = 0
 const wss = new WebSocketServer({ server, path: '/ws' })
 wss.on('connection', (socket, req) => {
   const clientId = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') ?? ''
@@ -162,7 +167,7 @@ const parent = parentChannel(async (message) => {
   }
 })
 
-server.listen(0, '127.0.0.1', () => {
+server.listen({ port: 0, host: '127.0.0.1', backlog: 16_384 }, () => {
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
   parent.send({ type: 'ready', url: `http://127.0.0.1:${address.port}` })
