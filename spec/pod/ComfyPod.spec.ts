@@ -114,7 +114,7 @@ describe('ComfyPod over a real socket', () => {
 
   it('reads history only when the socket may not have given every output: once for a cached output node', async () => {
     const histories: string[] = []
-    simulator.on('request', (method: string, path: string) => {
+    simulator.on('request', (_method: string, path: string) => {
       if (path.startsWith('/history/')) histories.push(path)
     })
     const target = pod()
