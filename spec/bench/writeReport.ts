@@ -8,10 +8,11 @@ import { render } from './support/render.js'
 
 // `npm run bench`: runs every benchmark of issue 7 — the vitest bench files (cost per message,
 // scaling with jobs) and the scripts tinybench does not fit (hot path in alternation, memory,
-// latency, end to end, SSE fan-out, fallback), issue 15's queue dispatch and issue 17's progress
-// truth, each in a process of its own — and writes BENCHMARKS.md with the machine's details.
+// latency, end to end, SSE fan-out, fallback), issue 15's queue dispatch, issue 17's progress
+// truth and issue 16's cost against a minimal client, each in a process of its own — and writes BENCHMARKS.md with the machine's details.
 // Every figure is set against a baseline measured in the same run. Options: --only=id,id
-// (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,fallback,queue-dispatch,progress-truth)
+// (vitest,hot-path,memory,latency,end-to-end,sse-fan-out,fallback,queue-dispatch,progress-truth,
+// client-cost)
 // --out=BENCHMARKS.md --json=results.json.
 
 const SCRIPTS = [
@@ -23,6 +24,7 @@ const SCRIPTS = [
   { id: 'fallback', file: 'fallback.ts' },
   { id: 'queue-dispatch', file: 'queueDispatch.ts' },
   { id: 'progress-truth', file: 'progressTruth.ts' },
+  { id: 'client-cost', file: 'clientCost.ts', deadlineMs: 1_200_000 },
 ] as const
 const SCRIPT_DEADLINE_MS = 240_000
 const FRAMES_PER_TASK = 37
@@ -46,7 +48,12 @@ interface VitestBench {
 }
 
 /** Runs a command; its output goes to this process's stderr; resolves with its stdout. */
-function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+function run(
+  command: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  deadlineMs = SCRIPT_DEADLINE_MS,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, {
       cwd: REPO_ROOT,
@@ -60,7 +67,7 @@ function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {}): Prom
         if (line !== '' && !line.startsWith('BENCH_RESULT ')) process.stderr.write(`${line}\n`)
       }
     })
-    const timer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_DEADLINE_MS)
+    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs)
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) resolve(stdout)
@@ -176,13 +183,13 @@ function scalingSection(get: (name: string) => VitestBench): Section {
   }
 }
 
-async function scriptSection(file: string): Promise<Section> {
-  const stdout = await run(process.execPath, [
-    '--expose-gc',
-    '--import',
-    'tsx',
-    `spec/bench/${file}`,
-  ])
+async function scriptSection(file: string, deadlineMs?: number): Promise<Section> {
+  const stdout = await run(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', `spec/bench/${file}`],
+    {},
+    deadlineMs,
+  )
   return parseResult(stdout)
 }
 
@@ -230,7 +237,10 @@ const attempt = async (id: string, produce: () => Promise<Section[]>): Promise<v
   timings.push(`${id} ${((performance.now() - start) / 1000).toFixed(0)} s`)
 }
 await attempt('vitest', vitestSections)
-for (const { id, file } of SCRIPTS) await attempt(id, async () => [await scriptSection(file)])
+for (const script of SCRIPTS) {
+  const deadlineMs = 'deadlineMs' in script ? script.deadlineMs : undefined
+  await attempt(script.id, async () => [await scriptSection(script.file, deadlineMs)])
+}
 const loadAfter = loadavg()
 info.push(
   ['date', started.toISOString()],

@@ -112,6 +112,28 @@ describe('ComfyPod over a real socket', () => {
     ).toEqual(['output', 'temp'])
   })
 
+  it('reads history only when the socket may not have given every output: once for a cached output node', async () => {
+    const histories: string[] = []
+    simulator.on('request', (_method: string, path: string) => {
+      if (path.startsWith('/history/')) histories.push(path)
+    })
+    const target = pod()
+    // A fixed seed: the same prompt twice.
+    const again: Workflow = {
+      ...workflow,
+      '3': { ...workflow['3']!, inputs: { ...workflow['3']!.inputs, steps: 3, seed: 7 } },
+    }
+    const first = await run(target, again)
+    expect(first.at(-1)?.type).toBe('completed')
+    expect(histories).toEqual([])
+    // The same prompt again: every node cached, the output node's `executed` without a run.
+    const second = await run(target, again)
+    const completed = second.at(-1)
+    expect(completed?.type).toBe('completed')
+    expect(histories).toHaveLength(1)
+    expect(completed?.type === 'completed' && completed.result.images).toHaveLength(1)
+  })
+
   it('shares one socket among concurrent jobs and routes each its own events', async () => {
     const shared = pod()
     const [a, b, c] = await Promise.all([

@@ -12,7 +12,8 @@ import type { Workflow } from './Workflow.js'
 
 /**
  * Where a job is: `submitting` (POST /prompt not answered), `queued`, `running`, `finishing`
- * (the end was signalled; history is read to confirm), `done`.
+ * (the end was signalled; history confirms it when the socket may not have given every output),
+ * `done`.
  */
 export type JobPhase = 'submitting' | 'queued' | 'running' | 'finishing' | 'done'
 

@@ -61,6 +61,14 @@ export class PromptFollower
   private throttle: LeadingTrailingThrottle<undefined> | undefined
   private emittedVersion = 0
   private progressUpdates = 0
+  /** The socket brought the run from its `execution_start`. */
+  private heardStart = false
+  /**
+   * The socket may not have given every output: it was not open at some point after the prompt
+   * was sent (a missed frame, a reconnect), the job polled, or a cached output node came
+   * (`executed` of a cached node, or with no output: §2.8).
+   */
+  private outputsMissed = false
 
   constructor(
     context: JobContext,
@@ -110,15 +118,32 @@ export class PromptFollower
     const at = this.now()
     this.lastHeardAt = at
     this.feed({ kind: 'message', at, message })
-    // `executing {node: null}`: the socket's last word on the prompt; history confirms (§3.7).
-    if (!this.closed && message.type === 'executing' && message.data.node === null) {
-      this.stopListening()
-      this.confirm()
+    if (this.closed) return
+    switch (message.type) {
+      case 'execution_start':
+        this.heardStart = true
+        return
+      case 'executed':
+        if (message.data.output === null || this.state.cachedNodes.includes(message.data.node))
+          this.outputsMissed = true
+        return
+      case 'executing':
+        // `executing {node: null}`: the socket's last word on the prompt (§3.7). History confirms
+        // only when the socket may not have given every output; otherwise the job ends on what
+        // the socket said, as after a history that cannot be read.
+        if (message.data.node !== null) return
+        this.stopListening()
+        if (this.heardStart && !this.outputsMissed) {
+          this.feed({ kind: 'history', at, source: 'websocket', entry: undefined })
+        } else {
+          this.confirm()
+        }
     }
   }
 
   connection(state: ConnectionState, overdue: boolean): void {
     if (this.closed) return
+    if (state.state !== 'open' && this.submit === undefined) this.outputsMissed = true
     this.connectionState = state
     this.overdue = overdue
     this.act()
@@ -201,6 +226,7 @@ export class PromptFollower
   private follow(state: ConnectionState): void {
     const polled = this.polling
     this.followSocket(state.state === 'open', this.socketDown())
+    if (this.polling) this.outputsMissed = true
     if (!this.closed && this.polling !== polled) this.rearm()
   }
 

@@ -49,8 +49,9 @@ export class RestRounds {
   }
 
   /**
-   * After `executing {node: null}`, the socket's last word: history confirms (§3.7); a history
-   * that cannot be read completes the job from what the socket said.
+   * After `executing {node: null}`, the socket's last word, when the socket may not have given
+   * every output: history confirms (§3.7); a history that cannot be read completes the job from
+   * what the socket said.
    */
   confirm$(): Observable<JobInput> {
     return this.history$('websocket').pipe(

@@ -20,9 +20,11 @@ export function clockNodes(
 ): RunTiming {
   let clocks: Record<string, NodeClock | undefined> | undefined
   let { plan, actualSeconds, plannedSeconds } = timing
-  for (const [id, { classType }] of expected) {
+  // By key: an entries iterator allocates a pair per node, on every message.
+  for (const id of expected.keys()) {
     const node = nodes[id]
     if (node === undefined) continue
+    const { classType } = expected.get(id)!
     const previous = before[id]
     const clock = timing.clocks[id]
     if (node.state === 'finished') {

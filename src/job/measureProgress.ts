@@ -58,7 +58,9 @@ export function measureProgress(
   let stepping = false
   const speed =
     (timing.actualSeconds + SPEED_PRIOR_SECONDS) / (timing.plannedSeconds + SPEED_PRIOR_SECONDS)
-  for (const [id, { classType, steps }] of expected) {
+  // By key: an entries iterator allocates a pair per node, on every message.
+  for (const id of expected.keys()) {
+    const { classType, steps } = expected.get(id)!
     const node = nodes[id]
     const max = maxOf(node)
     totalValue += valueOf(node, max)

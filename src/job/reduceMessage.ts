@@ -50,7 +50,7 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
       return progressed(base, nodes, node, events, at, source)
     }
     case 'progress': {
-      const { state: base, events } = start(state, at, source)
+      const { state: base, events } = underWay(state) ? unchanged(state) : start(state, at, source)
       const node = message.data.node ?? state.currentNode
       if (node === undefined) return { state: base, events }
       const nodes = state.fromProgressState
@@ -62,7 +62,9 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
       return progressed(base, nodes, node, events, at, source)
     }
     case 'progress_state': {
-      const { state: started, events } = start(state, at, source)
+      const { state: started, events } = underWay(state)
+        ? unchanged(state)
+        : start(state, at, source)
       const base = started.fromProgressState
         ? started
         : revise(started, { fromProgressState: true })
@@ -105,6 +107,15 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
     default:
       return { state, events: NO_EVENTS }
   }
+}
+
+/** Whether the prompt has started: the frames of a running prompt skip `start`. */
+function underWay(state: JobState): boolean {
+  return state.phase !== 'submitting' && state.phase !== 'queued'
+}
+
+function unchanged(state: JobState): JobStep {
+  return { state, events: NO_EVENTS }
 }
 
 function preview(

@@ -42,6 +42,7 @@ import { PodHttpClient } from './PodHttpClient.js'
 import { PodPrompts } from './PodPrompts.js'
 import type { QueuedPrompt } from './QueuedPrompt.js'
 import type { QueueWorkflowOptions } from './QueueWorkflowOptions.js'
+import { FrameSubject } from './FrameSubject.js'
 
 /**
  * One ComfyUI server. Its WebSocket is a hot, shared stream: one socket however many jobs
@@ -133,7 +134,10 @@ export class ComfyPod {
         unsubscribe: () => this.connection.next({ state: 'closed', reason: 'idle' }),
         complete: () => this.connection.next({ state: 'closed', reason: 'pod closed' }),
       }),
-      share({ resetOnRefCountZero: () => timer(this.options.idleCloseMs, this.options.scheduler) }),
+      share({
+        connector: () => new FrameSubject<PodMessage>(),
+        resetOnRefCountZero: () => timer(this.options.idleCloseMs, this.options.scheduler),
+      }),
     )
     this.hub = new MessageHub({
       messages$: this.messages$,
