@@ -246,7 +246,7 @@ export async function clientCost(): Promise<Section> {
   const largest = rows.at(-1)!
   return {
     id: 'client-cost',
-    title: '9. Cost per message and per queued job against a minimal ws client (issue 16)',
+    title: '10. Cost per message and per queued job against a minimal ws client (issue 16)',
     method:
       'spec/bench/clientCost.ts: a child process replays the recorded frames of ' +
       'spec/fixtures/comfyui-0.3.64/progress.jsonl (the sampler loop stretched to the steps ' +

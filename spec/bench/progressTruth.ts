@@ -258,7 +258,7 @@ async function progressTruth(): Promise<Section> {
   }
   return {
     id: 'progress-truth',
-    title: '8. Progress truth: progress against elapsed time, and the ETA',
+    title: '9. Progress truth: progress against elapsed time, and the ETA',
     method:
       'Each workflow kind runs on a fresh simulator with realistic node durations (the VAE kinds ' +
       'with COMFYUI_0_3_64_CPU_TIMINGS, recorded from a real ComfyUI 0.3.64 on a CPU; txt2img ' +
