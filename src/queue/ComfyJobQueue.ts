@@ -9,7 +9,6 @@ import type { ComfyUIJobResult } from '../job/ComfyUIJobResult.js'
 import { resolveExecution } from '../job/resolveExecution.js'
 import type { Workflow } from '../job/Workflow.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
-import { resolveProgressUpdateOptions } from '../progress/ProgressUpdateOptions.js'
 import { failedUpdate, mapJobEvent } from '../progress/toProgressUpdate.js'
 import { toProgressUpdates } from '../progress/toProgressUpdates.js'
 import { RedisProgressStore } from '../store/RedisProgressStore.js'
@@ -212,9 +211,8 @@ export class ComfyJobQueue {
       const error = new ComfyCancelledError(promptId, 'pending')
       const mark: CancelMark = { promptId, error: recordError(error) }
       await this.redis.set(key, JSON.stringify(mark), 'PX', ttl)
-      const options = resolveProgressUpdateOptions(this.options.progressUpdateOptions)
       const latest = await this.store.latest(promptId).catch(() => undefined)
-      await this.store.save(failedUpdate(error, latest, { ...options, promptId }))
+      await this.store.save(failedUpdate(error, latest, { ...this.options.updates, promptId }))
     } else {
       await this.redis.publish(cancelChannel(this.options), jobId)
     }
@@ -255,7 +253,7 @@ export class ComfyJobQueue {
   ): Promise<ProgressUpdate | undefined> {
     if ((await this.store.latest(promptId).catch(() => ({}))) !== undefined) return undefined
     const job = await Job.fromId<QueuedJobData, ComfyUIJobResult>(this.queue, jobId)
-    const options = resolveProgressUpdateOptions(this.options.progressUpdateOptions)
+    const options = this.options.updates
     if (job === undefined) {
       const error = (await this.cancelMark(jobId))?.error
       return error === undefined

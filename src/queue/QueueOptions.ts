@@ -2,6 +2,7 @@ import { invalid, positive } from '../internal/optionChecks.js'
 import {
   resolveProgressUpdateOptions,
   type ProgressUpdateOptions,
+  type ResolvedProgressUpdateOptions,
 } from '../progress/ProgressUpdateOptions.js'
 import type { RedisProgressStoreOptions } from '../store/RedisProgressStoreOptions.js'
 import { type ConnectionSettings, type QueueConnection, redisOptionsOf } from './QueueConnection.js'
@@ -45,7 +46,8 @@ export interface ResolvedQueueOptions {
   readonly name: string
   readonly prefix: string
   readonly storeOptions: Omit<RedisProgressStoreOptions, 'scheduler'>
-  readonly progressUpdateOptions: Omit<ProgressUpdateOptions, 'promptId'>
+  /** `progressUpdateOptions`, resolved once (a job's own promptId goes with each). */
+  readonly updates: ResolvedProgressUpdateOptions
   readonly keepJobsMs: number
 }
 
@@ -73,7 +75,7 @@ export function resolveQueueOptions(options: QueueOptions): ResolvedQueueOptions
   }
   if (typeof storeOptions !== 'object' || storeOptions === null)
     invalid('storeOptions', storeOptions, 'an object')
-  resolveProgressUpdateOptions(progressUpdateOptions)
+  const updates = resolveProgressUpdateOptions(progressUpdateOptions)
   positive('keepJobsMs', keepJobsMs)
-  return { redisOptions, name, prefix, storeOptions, progressUpdateOptions, keepJobsMs }
+  return { redisOptions, name, prefix, storeOptions, updates, keepJobsMs }
 }

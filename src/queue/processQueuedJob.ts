@@ -16,7 +16,6 @@ import type { ComfyUIJobResult } from '../job/ComfyUIJobResult.js'
 import type { JobEvent } from '../job/JobEvent.js'
 import type { TrackPromptOptions } from '../job/TrackPromptOptions.js'
 import type { ProgressUpdate } from '../progress/ProgressUpdate.js'
-import { resolveProgressUpdateOptions } from '../progress/ProgressUpdateOptions.js'
 import { failedUpdate, mapJobEvent } from '../progress/toProgressUpdate.js'
 import type { ComfyUIJobRunner } from '../runner/ComfyUIJobRunner.js'
 import type { PromptTarget } from '../runner/ComfyUIJobRunnerOptions.js'
@@ -78,7 +77,7 @@ export function processQueuedJob(
         throw new LeaseLostError(`job ${job.id!} was taken over by another worker`)
     }
     const { promptId } = job.data
-    const updates = resolveProgressUpdateOptions({ ...options.progressUpdateOptions, promptId })
+    const updates = { ...options.updates, promptId }
     let latest: ProgressUpdate | undefined
     try {
       if ((await redis.exists(cancelledKey(options, job.id!))) === 1)

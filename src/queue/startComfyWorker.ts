@@ -5,7 +5,6 @@ import { ComfyQueueError } from '../errors/ComfyQueueError.js'
 import type { ComfyUIJobResult } from '../job/ComfyUIJobResult.js'
 import { CostModel } from '../job/CostModel.js'
 import { ComfyPod } from '../pod/ComfyPod.js'
-import { resolveProgressUpdateOptions } from '../progress/ProgressUpdateOptions.js'
 import { failedUpdate } from '../progress/toProgressUpdate.js'
 import { ComfyUIJobRunner } from '../runner/ComfyUIJobRunner.js'
 import type { RunnerPodStatus } from '../runner/RunnerPod.js'
@@ -116,10 +115,7 @@ export function startComfyWorker(options: ComfyWorkerOptions): ComfyWorker {
     const jobId = job.id ?? ''
     const reason = /stalled/.test(error.message) ? 'stalled' : 'worker_error'
     const failure = new ComfyQueueError(`job ${jobId}: ${error.message}`, jobId, reason)
-    const updates = resolveProgressUpdateOptions({
-      ...resolved.progressUpdateOptions,
-      promptId: job.data.promptId,
-    })
+    const updates = { ...resolved.updates, promptId: job.data.promptId }
     void store.save(failedUpdate(failure, undefined, updates))
   })
   // Cancellations of jobs this worker runs (`queue.cancel` on any instance).
