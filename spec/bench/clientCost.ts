@@ -24,12 +24,14 @@ import {
 // over pairs.
 
 const RUNS = Number(process.env['BENCH_CLIENT_RUNS'] ?? 5)
+/** `BENCH_CLIENT_ONLY=1000x20` measures that configuration alone. */
+const ONLY = process.env['BENCH_CLIENT_ONLY']
 const CONFIGS = [
   { jobs: 1, steps: 5000 },
   { jobs: 100, steps: 200 },
   { jobs: 1_000, steps: 20 },
   { jobs: 10_000, steps: 2 },
-] as const
+].filter(({ jobs, steps }) => ONLY === undefined || ONLY === `${jobs}x${steps}`)
 type Client = 'comfyui-rx' | 'minimal'
 /** How long a client waits, all its jobs queued, before the heap it holds for them is read. */
 const SETTLE_MS = 1_000
@@ -209,9 +211,11 @@ export async function clientCost(): Promise<Section> {
           minimal: got.get('minimal')!.run,
           requests: got.get('comfyui-rx')!.requests,
         })
+        const rx = got.get('comfyui-rx')!.run.cpuMs
+        const bare = got.get('minimal')!.run.cpuMs
         process.stderr.write(
-          `${jobs} × ${steps}, run ${run + 1}: ` +
-            `${(got.get('comfyui-rx')!.run.cpuMs / got.get('minimal')!.run.cpuMs).toFixed(2)}×\n`,
+          `${jobs} × ${steps}, run ${run + 1}: ${(rx / bare).toFixed(2)}× ` +
+            `(${rx.toFixed(0)} / ${bare.toFixed(0)} ms)\n`,
         )
       }
       results.set(`${jobs}×${steps}`, pairs)

@@ -52,6 +52,27 @@ describe('AlarmClock', () => {
     })
   })
 
+  it('keeps its timer when the earliest alarm goes later, and drops it when none is left', () => {
+    const scheduler = testScheduler()
+    scheduler.run(() => {
+      const clock = new AlarmClock(scheduler)
+      const rang: string[] = []
+      const a = alarm('a', rang, scheduler)
+      const b = alarm('b', rang, scheduler)
+      clock.set(a, 10)
+      clock.set(b, 30)
+      const timer = scheduler.actions[0]
+      clock.clear(a)
+      // The timer for 10 stays: it wakes the clock, which rings nothing and sets it for 30.
+      expect(scheduler.actions).toEqual([timer])
+      scheduler.flush()
+      expect(rang).toEqual(['b@30'])
+      clock.set(a, 50)
+      clock.clear(a)
+      expect(scheduler.actions).toHaveLength(0)
+    })
+  })
+
   it('lets a ringing alarm set itself again, and rings what is due together', () => {
     const scheduler = testScheduler()
     scheduler.run(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { expectedNodes } from '../../src/job/expectedNodes.js'
+import { expectedList, expectedNodes } from '../../src/job/expectedNodes.js'
 import type { Workflow } from '../../src/job/Workflow.js'
 
 const graph = (): Workflow => ({
@@ -28,5 +28,16 @@ describe('expectedNodes', () => {
     template['4'] = { class_type: 'SaveImage', inputs: { images: ['2', 0] } }
     expect([...expectedNodes(template).keys()].sort()).toEqual(['1', '2', '4'])
     expect(expectedNodes(graph())).toBe(first)
+  })
+
+  it("lists a map's entries with their ids, in its order, once per map", () => {
+    const expected = expectedNodes(graph())
+    const list = expectedList(expected)
+    expect(list).toEqual([...expected].map(([id, node]) => ({ id, ...node })))
+    expect(expectedList(expected)).toBe(list)
+    // A job's own copy (cached nodes left out) has a list of its own.
+    const own = new Map(expected)
+    own.delete('1')
+    expect(expectedList(own).map((entry) => entry.id)).toEqual([...own.keys()])
   })
 })

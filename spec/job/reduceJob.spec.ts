@@ -134,6 +134,28 @@ describe('reduceJob', () => {
     })
   })
 
+  it('makes every state with the fields of the first, in its order (one hidden class)', () => {
+    const trace = readTrace('progress')
+    const post = trace.find((e) => e.dir === 'http' && e.method === 'POST')
+    if (post?.dir !== 'http') throw new Error('no POST /prompt in the trace')
+    const promptId = (post.resp as { prompt_id: string }).prompt_id
+    const workflow = (post.req as { prompt: Workflow }).prompt
+    const first = initialJobState(promptId, workflow, post.t, viewUrl, new CostModel())
+    let state = reduceJob(first, { kind: 'accepted', at: post.t, promptId }).state
+    const states = [state]
+    for (const entry of trace) {
+      if (entry.dir !== 'ws-in' || entry.frame !== 'text') continue
+      const decoded = decodeFrame(JSON.stringify(entry.msg))
+      if (!isRight(decoded)) continue
+      state = reduceJob(state, { kind: 'message', at: entry.t, message: decoded.right }).state
+      states.push(state)
+    }
+    // Progress states and transitions are made in different places (`measured`, `revise`).
+    expect(new Set(states.map((each) => Object.keys(each).join())).size).toBe(1)
+    expect(Object.keys(states.at(-1)!)).toEqual(Object.keys(first))
+    expect(states.length).toBeGreaterThan(20)
+  })
+
   it('reports the decode steps of the progress trace as rising progress', () => {
     const events = replay(readTrace('progress'))
     expectMonotonicBelow100ThenFinal(events)

@@ -225,6 +225,32 @@ describe('ComfyPod socket', () => {
     })
   })
 
+  it('starts the count of attempts over once a socket opens and delivers, not when it only opens', () => {
+    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 1 })
+    scheduler.run(({ flush }) => {
+      let error: unknown
+      pod.messages$.subscribe({ error: (e) => (error = e) })
+      // Three lives that each deliver and drop: each is a first failure, never the last.
+      for (let life = 0; life < 3; life++) {
+        scheduler.schedule(() => {
+          sockets[life]!.open()
+          sockets[life]!.receive(STATUS)
+          sockets[life]!.drop()
+        }, life * 20)
+      }
+      // A life that opens and drops without a frame is the second failure in a row: the last.
+      scheduler.schedule(() => {
+        sockets[3]!.open()
+        sockets[3]!.drop()
+      }, 60)
+      flush()
+      expect(states.filter((s) => s.state === 'reconnecting')).toHaveLength(3)
+      expect(states.at(-1)?.state).toBe('failed')
+      expect(error).toBeInstanceOf(ComfyConnectionError)
+      expect(sockets).toHaveLength(4)
+    })
+  })
+
   it('doubles the wait from one failed reconnect to the next after a drop', () => {
     const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 3 })
     scheduler.run(({ flush }) => {

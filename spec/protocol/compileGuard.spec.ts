@@ -456,6 +456,32 @@ describe('compileGuard', () => {
       false,
     ],
     [
+      'a bad value under an inherited key of a record (io-ts reads own keys only)',
+      ProgressStateMessage,
+      {
+        ...progressState,
+        data: {
+          prompt_id: 'p',
+          nodes: Object.assign(Object.create({ '4': { ...node, max: '2' } }) as object, {
+            '3': node,
+          }),
+        },
+      },
+      true,
+    ],
+    [
+      'a bad value under a non-enumerable key of a record',
+      ProgressStateMessage,
+      {
+        ...progressState,
+        data: {
+          prompt_id: 'p',
+          nodes: Object.defineProperty({ '3': node }, '4', { value: null, enumerable: false }),
+        },
+      },
+      true,
+    ],
+    [
       'null in a record',
       ProgressStateMessage,
       { ...progressState, data: { prompt_id: 'p', nodes: { '3': null } } },

@@ -57,9 +57,14 @@ export class AlarmClock {
     this.up(last.alarmSlot)
   }
 
+  /**
+   * Sets the timer for the earliest alarm. A timer set for an earlier time than that is kept: it
+   * wakes the clock for nothing and is set again then, which costs less than setting it again
+   * each time the earliest alarm goes (every job that ends); none is kept without an alarm.
+   */
   private arm(): void {
     const at = this.heap[0]?.alarmAt ?? Number.POSITIVE_INFINITY
-    if (at === this.timerAt) return
+    if (at === this.timerAt || (at > this.timerAt && Number.isFinite(at))) return
     this.timer?.unsubscribe()
     this.timer = undefined
     this.timerAt = at

@@ -21,11 +21,19 @@ export type JobSettings = Required<Omit<TrackPromptOptions, 'signal'>> & {
 }
 
 /**
- * The options every job has, with their defaults (the one place they are set) and checked.
+ * The options every job has, with their defaults (the one place they are set) and checked. Jobs
+ * that set none (or only defaults) share one settings object: 10,000 waiting jobs hold one.
  *
  * @throws TypeError naming the first invalid option
  */
 export function resolveJobSettings(options: TrackPromptOptions): JobSettings {
+  const settings = checkedSettings(options)
+  return SETTING_NAMES.every((name) => settings[name] === DEFAULT_SETTINGS[name])
+    ? DEFAULT_SETTINGS
+    : settings
+}
+
+function checkedSettings(options: TrackPromptOptions): JobSettings {
   const {
     progressThrottleMs = 1000,
     timeoutMs = 1_800_000,
@@ -65,3 +73,6 @@ export function resolveJobSettings(options: TrackPromptOptions): JobSettings {
     signal,
   }
 }
+
+const DEFAULT_SETTINGS = checkedSettings({})
+const SETTING_NAMES = Object.keys(DEFAULT_SETTINGS) as (keyof JobSettings)[]

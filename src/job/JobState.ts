@@ -45,8 +45,7 @@ export interface JobState {
   readonly progress: number
   readonly totalValue: number
   readonly totalMax: number
-  /** When and how progress last changed. */
-  readonly progressAt: number
+  /** How progress last changed. */
   readonly progressSource: JobMethod
   readonly progressVersion: number
   /** Seconds left as of `measuredAt`, when the estimate has a basis. */

@@ -24,6 +24,29 @@ const NO_SOCKET: ConnectionState = {
   code: 'unused',
 }
 
+/** What a job knows for yes or no, as bits of `PromptFollower.facts`. */
+const Fact = {
+  /** The prompt was queued before the job (`trackPrompt`): nothing to send. */
+  QueuedEarlier: 1,
+  /** The socket's messages of the prompt reach the job. */
+  Listening: 2,
+  /** The pod took the prompt. */
+  Accepted: 4,
+  /** A terminal notification was sent. */
+  Ended: 8,
+  /** The socket has not been open for the pod's `socketGraceMs`. */
+  Overdue: 16,
+  /** The socket brought the run from its `execution_start`. */
+  HeardStart: 32,
+  /**
+   * The socket may not have given every output: it was not open at some point after the prompt
+   * was sent (a missed frame, a reconnect), the job polled, or a cached output node came
+   * (`executed` of a cached node, or with no output: §2.8).
+   */
+  OutputsMissed: 64,
+} as const
+type Fact = (typeof Fact)[keyof typeof Fact]
+
 /**
  * One job, from subscription to its single end. Socket messages and the REST snapshots of the
  * fallback go through the one reducer. A socket that is not open within `socketGraceMs` — before
@@ -44,31 +67,17 @@ export class PromptFollower
   private readonly ownId: string
   /** `POST /prompt`, until it is sent; absent for a prompt queued earlier. */
   private submit: FollowPlan['submit']
-  private readonly queuedEarlier: boolean
-  private promptId: string
   /** The pod's own id for the prompt, when an old server ignored ours. */
   private podId: string | undefined
-  /** A terminal notification was sent. */
-  private ended = false
-  private listening = true
-  private accepted = false
   private connectionState: ConnectionState | undefined
-  /** The socket has not been open for the pod's `socketGraceMs`. */
-  private overdue = false
-  private lastHeardAt: number
-  private lastAlarmAt = Number.NEGATIVE_INFINITY
+  /** Where the watchdog counts silence from: the last message, or its own last look. */
+  private quietSince: number
   /** Made with the first progress change: an idle job has none. */
   private throttle: LeadingTrailingThrottle<undefined> | undefined
   private emittedVersion = 0
   private progressUpdates = 0
-  /** The socket brought the run from its `execution_start`. */
-  private heardStart = false
-  /**
-   * The socket may not have given every output: it was not open at some point after the prompt
-   * was sent (a missed frame, a reconnect), the job polled, or a cached output node came
-   * (`executed` of a cached node, or with no output: §2.8).
-   */
-  private outputsMissed = false
+  /** The job's yes/no facts (`Fact`), a bit each: a field costs each of 10,000 waiting jobs. */
+  private facts: number = Fact.Listening
 
   constructor(
     context: JobContext,
@@ -79,10 +88,9 @@ export class PromptFollower
     super(context, settings)
     this.state = plan.initial
     this.ownId = plan.ownId
-    this.promptId = plan.ownId
     this.submit = plan.submit
-    this.queuedEarlier = plan.submit === undefined
-    this.lastHeardAt = plan.initial.submittedAt
+    if (plan.submit === undefined) this.mark(Fact.QueuedEarlier)
+    this.quietSince = plan.initial.submittedAt
   }
 
   /** Listens first, then asks: the route exists before anything is sent. */
@@ -96,11 +104,11 @@ export class PromptFollower
       if (this.closed) return
       this.context.attach(this)
     } else {
-      this.listening = false
+      this.unmark(Fact.Listening)
       this.connection(NO_SOCKET, false)
     }
     if (this.closed) return
-    if (this.queuedEarlier) this.accept(this.ownId)
+    if (this.is(Fact.QueuedEarlier)) this.accept(this.ownId)
     if (this.closed) return
     this.rearm()
   }
@@ -108,24 +116,24 @@ export class PromptFollower
   /** The subscription's teardown. */
   unsubscribe(): void {
     if (this.closed) return
-    const pending = !this.ended
+    const pending = !this.is(Fact.Ended)
     this.dispose()
     if (this.settings.cancelOnUnsubscribe && pending) this.cancel()
   }
 
   message(message: PodMessage): void {
-    if (this.closed || !this.listening) return
+    if (this.closed || !this.is(Fact.Listening)) return
     const at = this.now()
-    this.lastHeardAt = at
+    this.quietSince = at
     this.feed({ kind: 'message', at, message })
     if (this.closed) return
     switch (message.type) {
       case 'execution_start':
-        this.heardStart = true
+        this.mark(Fact.HeardStart)
         return
       case 'executed':
         if (message.data.output === null || this.state.cachedNodes.includes(message.data.node))
-          this.outputsMissed = true
+          this.mark(Fact.OutputsMissed)
         return
       case 'executing':
         // `executing {node: null}`: the socket's last word on the prompt (§3.7). History confirms
@@ -133,7 +141,7 @@ export class PromptFollower
         // the socket said, as after a history that cannot be read.
         if (message.data.node !== null) return
         this.stopListening()
-        if (this.heardStart && !this.outputsMissed) {
+        if (this.is(Fact.HeardStart) && !this.is(Fact.OutputsMissed)) {
           this.feed({ kind: 'history', at, source: 'websocket', entry: undefined })
         } else {
           this.confirm()
@@ -143,9 +151,10 @@ export class PromptFollower
 
   connection(state: ConnectionState, overdue: boolean): void {
     if (this.closed) return
-    if (state.state !== 'open' && this.submit === undefined) this.outputsMissed = true
+    if (state.state !== 'open' && this.submit === undefined) this.mark(Fact.OutputsMissed)
     this.connectionState = state
-    this.overdue = overdue
+    if (overdue) this.mark(Fact.Overdue)
+    else this.unmark(Fact.Overdue)
     this.act()
   }
 
@@ -157,7 +166,7 @@ export class PromptFollower
   queueShrank(): void {
     // Only a prompt still waiting can have been deleted unannounced; a running one ends with a
     // message, and a job on REST polls anyway.
-    if (this.closed || !this.accepted || this.phase === 'running' || this.polling) return
+    if (this.closed || !this.is(Fact.Accepted) || this.phase === 'running' || this.polling) return
     if (!this.looking) this.reconcile()
   }
 
@@ -178,7 +187,7 @@ export class PromptFollower
   private act(): void {
     const state = this.connectionState
     if (state === undefined) return
-    if (this.accepted) return this.follow(state)
+    if (this.is(Fact.Accepted)) return this.follow(state)
     // Without a fallback, a prompt is only worth queueing once the socket that reports it is open.
     const ready = state.state === 'open' || this.socketDown()
     const { submit } = this
@@ -195,29 +204,28 @@ export class PromptFollower
    */
   private socketDown(): boolean {
     if (!this.settings.restFallback) return false
-    return this.overdue || this.connectionState?.state === 'failed'
+    return this.is(Fact.Overdue) || this.connectionState?.state === 'failed'
   }
 
   private accept(answered: string): void {
-    if (this.closed || this.accepted) return
-    this.accepted = true
+    if (this.closed || this.is(Fact.Accepted)) return
+    this.mark(Fact.Accepted)
     // The pod's answer is an equal string of its own: the job keeps one copy.
-    const promptId = answered === this.ownId ? this.ownId : answered
-    this.promptId = promptId
+    if (answered !== this.ownId) this.podId = answered
+    const { promptId } = this
     this.feed({ kind: 'accepted', at: this.now(), promptId })
     if (this.closed) return
     // An old server ignores our id and picks its own: follow that one too, from the messages
     // that came before its answer.
     if (promptId !== this.ownId) {
-      this.podId = promptId
       this.context.prompts.add(promptId, this)
-      if (this.listening) this.context.route(promptId, this)
+      if (this.is(Fact.Listening)) this.context.route(promptId, this)
       if (this.closed) return
     }
     if (this.connectionState !== undefined) this.follow(this.connectionState)
     if (this.closed) return
     // Polling, once started, asks where the prompt stands first thing.
-    this.catchUp(this.queuedEarlier)
+    this.catchUp(this.is(Fact.QueuedEarlier))
     if (this.closed) return
     this.rearm()
   }
@@ -226,7 +234,7 @@ export class PromptFollower
   private follow(state: ConnectionState): void {
     const polled = this.polling
     this.followSocket(state.state === 'open', this.socketDown())
-    if (this.polling) this.outputsMissed = true
+    if (this.polling) this.mark(Fact.OutputsMissed)
     if (!this.closed && this.polling !== polled) this.rearm()
   }
 
@@ -256,7 +264,7 @@ export class PromptFollower
         return
       case 'completed': {
         const result = { ...event.result, progressUpdates: this.progressUpdates }
-        this.ended = true
+        this.mark(Fact.Ended)
         this.dispose()
         this.subscriber.next({ ...event, result })
         this.subscriber.complete()
@@ -312,7 +320,7 @@ export class PromptFollower
       return this.fail(new ComfyTimeoutError(this.promptId, this.settings.queueTimeoutMs, 'queue'))
     }
     if (now >= this.watchdogAt()) {
-      this.lastAlarmAt = now
+      this.quietSince = now
       this.watch(() => this.context.reconnect())
       if (this.closed) return
     }
@@ -325,12 +333,17 @@ export class PromptFollower
 
   /** The next measure of progress by time alone, while the socket carries the running prompt. */
   private tickAt(): number {
-    if (!this.listening || this.polling) return Number.POSITIVE_INFINITY
+    if (!this.is(Fact.Listening) || this.polling) return Number.POSITIVE_INFINITY
     return progressTickAt(this.state, this.settings)
   }
 
   currentPromptId(): string {
     return this.promptId
+  }
+
+  /** The prompt's id: the job's own, or the pod's when an old server ignored ours. */
+  private get promptId(): string {
+    return this.podId ?? this.ownId
   }
 
   needsGraph(): boolean {
@@ -361,14 +374,14 @@ export class PromptFollower
 
   private fail(error: unknown): void {
     if (this.closed) return
-    this.ended = true
+    this.mark(Fact.Ended)
     this.dispose()
     this.subscriber.error(error)
   }
 
   private stopListening(): void {
-    if (!this.listening) return
-    this.listening = false
+    if (!this.is(Fact.Listening)) return
+    this.unmark(Fact.Listening)
     this.context.unroute(this.ownId, this)
     if (this.podId !== undefined) this.context.unroute(this.podId, this)
     this.context.detach(this)
@@ -388,11 +401,20 @@ export class PromptFollower
 
   /** The watchdog's next look at the silence, while the job follows its prompt over the socket. */
   private watchdogAt(): number {
-    if (!this.accepted || this.polling) return Number.POSITIVE_INFINITY
-    return silenceCheckAt(
-      Math.max(this.lastHeardAt, this.lastAlarmAt),
-      this.settings.stallTimeoutMs,
-    )
+    if (!this.is(Fact.Accepted) || this.polling) return Number.POSITIVE_INFINITY
+    return silenceCheckAt(this.quietSince, this.settings.stallTimeoutMs)
+  }
+
+  private is(fact: Fact): boolean {
+    return (this.facts & fact) !== 0
+  }
+
+  private mark(fact: Fact): void {
+    this.facts |= fact
+  }
+
+  private unmark(fact: Fact): void {
+    this.facts &= ~fact
   }
 
   private now(): number {

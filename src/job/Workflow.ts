@@ -1,4 +1,5 @@
 import * as t from 'io-ts'
+import { compileGuard } from '../protocol/compileGuard.js'
 
 /** One node of an API-format workflow: `inputs` values are literals or links `[nodeId, outputIndex]` (§5.2). */
 export const WorkflowNode = t.intersection([
@@ -13,3 +14,6 @@ export type WorkflowNode = t.TypeOf<typeof WorkflowNode>
  */
 export const Workflow = t.record(t.string, WorkflowNode)
 export type Workflow = t.TypeOf<typeof Workflow>
+
+/** `Workflow.is`, compiled once (`compileGuard`): every job checks its workflow. */
+export const isWorkflow = compileGuard(Workflow)

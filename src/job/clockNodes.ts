@@ -1,5 +1,5 @@
 import { expectedSeconds, learnCost, type NodeRun } from './ClassCost.js'
-import type { ExpectedNode } from './expectedNodes.js'
+import { expectedList, type ExpectedNode } from './expectedNodes.js'
 import type { NodeState } from './measureProgress.js'
 import type { NodeClock, RunTiming } from './RunTiming.js'
 
@@ -21,10 +21,11 @@ export function clockNodes(
   let clocks: Record<string, NodeClock | undefined> | undefined
   let { plan, actualSeconds, plannedSeconds } = timing
   // By key: an entries iterator allocates a pair per node, on every message.
-  for (const id of expected.keys()) {
+  const list = expectedList(expected)
+  for (let i = 0; i < list.length; i++) {
+    const { id, classType } = list[i]!
     const node = nodes[id]
     if (node === undefined) continue
-    const { classType } = expected.get(id)!
     const previous = before[id]
     const clock = timing.clocks[id]
     if (node.state === 'finished') {

@@ -41,7 +41,6 @@ export function initialJobState(
     progress: 0,
     totalValue: 0,
     totalMax: 0,
-    progressAt: submittedAt,
     progressSource: 'websocket',
     progressVersion: 0,
     remaining: undefined,

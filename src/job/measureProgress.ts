@@ -1,6 +1,6 @@
 import { expectedSeconds, type CostLookup } from './ClassCost.js'
 import type { RunTiming } from './RunTiming.js'
-import type { ExpectedNode } from './expectedNodes.js'
+import { expectedList, type ExpectedNode } from './expectedNodes.js'
 import type { NodeProgressSummary, ProgressActivity } from './JobEvent.js'
 
 /**
@@ -59,8 +59,9 @@ export function measureProgress(
   const speed =
     (timing.actualSeconds + SPEED_PRIOR_SECONDS) / (timing.plannedSeconds + SPEED_PRIOR_SECONDS)
   // By key: an entries iterator allocates a pair per node, on every message.
-  for (const id of expected.keys()) {
-    const { classType, steps } = expected.get(id)!
+  const list = expectedList(expected)
+  for (let i = 0; i < list.length; i++) {
+    const { id, classType, steps } = list[i]!
     const node = nodes[id]
     const max = maxOf(node)
     totalValue += valueOf(node, max)

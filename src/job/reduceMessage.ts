@@ -50,7 +50,9 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
       return progressed(base, nodes, node, events, at, source)
     }
     case 'progress': {
-      const { state: base, events } = underWay(state) ? unchanged(state) : start(state, at, source)
+      const started = underWay(state) ? undefined : start(state, at, source)
+      const base = started?.state ?? state
+      const events = started?.events ?? NO_EVENTS
       const node = message.data.node ?? state.currentNode
       if (node === undefined) return { state: base, events }
       const nodes = state.fromProgressState
@@ -62,12 +64,13 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
       return progressed(base, nodes, node, events, at, source)
     }
     case 'progress_state': {
-      const { state: started, events } = underWay(state)
-        ? unchanged(state)
-        : start(state, at, source)
-      const base = started.fromProgressState
-        ? started
-        : revise(started, { fromProgressState: true })
+      // The common case, every step of a running prompt, allocates no step of its own.
+      const started = underWay(state) ? undefined : start(state, at, source)
+      const events = started?.events ?? NO_EVENTS
+      const current = started?.state ?? state
+      const base = current.fromProgressState
+        ? current
+        : revise(current, { fromProgressState: true })
       // A snapshot is complete and never changed: kept as decoded (§2.7).
       return progressed(base, message.data.nodes, base.currentNode, events, at, source)
     }
@@ -112,10 +115,6 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
 /** Whether the prompt has started: the frames of a running prompt skip `start`. */
 function underWay(state: JobState): boolean {
   return state.phase !== 'submitting' && state.phase !== 'queued'
-}
-
-function unchanged(state: JobState): JobStep {
-  return { state, events: NO_EVENTS }
 }
 
 function preview(

@@ -1,9 +1,8 @@
-import { isLeft } from 'fp-ts/lib/Either.js'
 import { invalid } from '../internal/optionChecks.js'
 import { assertPromptId } from './assertPromptId.js'
 import { PREVIEW_METHODS, type ExecuteWorkflowOptions } from './ExecuteWorkflowOptions.js'
 import { type JobSettings, resolveJobSettings } from './JobSettings.js'
-import { Workflow } from './Workflow.js'
+import { isWorkflow, type Workflow } from './Workflow.js'
 
 /** @internal A workflow's run, checked, with every default applied. */
 export interface ResolvedExecution {
@@ -53,8 +52,7 @@ function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
       'workflow is in the UI save format (it has a `nodes` array); export it with "Export (API)" (Save (API Format)) and pass that',
     )
   }
-  const decoded = Workflow.decode(workflow)
-  if (isLeft(decoded) || Object.keys(workflow as object).length === 0) {
+  if (!isWorkflow(workflow) || Object.keys(workflow).length === 0) {
     throw new TypeError(
       'workflow must be an API-format workflow: {nodeId: {class_type, inputs}}, with at least one node',
     )

@@ -11,6 +11,7 @@ import {
 } from 'rxjs'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
+import { formEncode } from '../internal/formEncode.js'
 import { redactUrl } from '../internal/redactUrl.js'
 import { AlarmClock } from '../job/AlarmClock.js'
 import { assertPromptId } from '../job/assertPromptId.js'
@@ -302,12 +303,10 @@ export class ComfyPod {
    * ```
    */
   viewUrl(image: ImageReference): string {
-    const query = new URLSearchParams({
-      filename: image.filename,
-      subfolder: image.subfolder ?? '',
-      type: image.type ?? 'output',
-    })
-    return this.address.httpUrl(`/view?${query.toString()}`)
+    const filename = formEncode(image.filename)
+    const subfolder = formEncode(image.subfolder ?? '')
+    const type = formEncode(image.type ?? 'output')
+    return this.address.httpUrl(`/view?filename=${filename}&subfolder=${subfolder}&type=${type}`)
   }
 
   /**

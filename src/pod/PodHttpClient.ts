@@ -3,6 +3,7 @@ import type * as t from 'io-ts'
 import { isLeft } from 'fp-ts/lib/Either.js'
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyHttpError } from '../errors/ComfyHttpError.js'
+import { compileGuard } from '../protocol/compileGuard.js'
 import { formatValidationErrors } from '../protocol/formatValidationErrors.js'
 import type { PodAddress } from '../socket/podAddress.js'
 import { redactUrl } from '../internal/redactUrl.js'
@@ -15,6 +16,18 @@ export interface PodResponse {
 }
 
 const BODY_LIMIT = 2_000
+
+/** Each codec's guard, compiled on its first answer. */
+const guards = new WeakMap<t.Any, t.Is<unknown>>()
+
+function guardOf<A>(codec: t.Type<A>): t.Is<A> {
+  let guard = guards.get(codec)
+  if (guard === undefined) {
+    guard = compileGuard(codec)
+    guards.set(codec, guard)
+  }
+  return guard as t.Is<A>
+}
 
 /** The REST side of a pod: one place that calls `fetch`, times out and types its failures. */
 export class PodHttpClient {
@@ -73,7 +86,7 @@ export class PodHttpClient {
 
   /** Sends a request and decodes a 2xx JSON answer with `codec`; anything else is a `ComfyHttpError`. */
   async json<A>(
-    codec: t.Decoder<unknown, A>,
+    codec: t.Type<A>,
     method: string,
     path: string,
     body?: unknown,
@@ -90,7 +103,7 @@ export class PodHttpClient {
   }
 
   /** Decodes an answer already received. */
-  decode<A>(codec: t.Decoder<unknown, A>, method: string, path: string, response: PodResponse): A {
+  decode<A>(codec: t.Type<A>, method: string, path: string, response: PodResponse): A {
     if (response.status < 200 || response.status >= 300)
       throw this.statusError(method, path, response)
     let parsed: unknown
@@ -99,6 +112,9 @@ export class PodHttpClient {
     } catch (cause) {
       throw this.error(method, path, response, 'answered a body that is not JSON', cause)
     }
+    // No codec of the protocol transforms its input: the compiled guard validates without
+    // building a copy, and `decode` runs only to explain a body that failed.
+    if (guardOf(codec)(parsed)) return parsed
     const decoded = codec.decode(parsed)
     if (isLeft(decoded)) {
       throw this.error(

@@ -2,7 +2,7 @@ import type { SchedulerLike } from 'rxjs'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
 import type { PromptLookup } from '../job/JobContext.js'
 import type { QueueState } from '../job/JobState.js'
-import { Workflow } from '../job/Workflow.js'
+import { isWorkflow, type Workflow } from '../job/Workflow.js'
 import { History, type HistoryEntry } from '../protocol/History.js'
 import { Job, JobCancelAnswer, JobList } from '../protocol/Jobs.js'
 import { Queue } from '../protocol/Queue.js'
@@ -259,5 +259,5 @@ function entryOf(job: Job): HistoryEntry | undefined {
 }
 
 function graphOf(graph: unknown): { workflow?: Workflow } {
-  return Workflow.is(graph) ? { workflow: graph } : {}
+  return isWorkflow(graph) ? { workflow: graph } : {}
 }

@@ -136,7 +136,8 @@ class Generator {
         if (!isStringRecord(compiled)) return this.fallback(codec, x)
         return `(${record(x)} && ${this.helper('o', (o) => {
           const value = this.check(compiled.codomain, 'v')
-          return `const keys = Object.keys(${o}); for (let i = 0, n = keys.length; i < n; i++) { const v = ${o}[keys[i]]; if (!(${value})) return false } return true`
+          // Own enumerable keys, as Object.keys, without the array it would allocate.
+          return `for (const k in ${o}) { if (!hasOwn.call(${o}, k)) continue; const v = ${o}[k]; if (!(${value})) return false } return true`
         })}(${x}))`
       default:
         return this.fallback(codec, x)

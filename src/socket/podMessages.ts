@@ -14,6 +14,8 @@ import {
   timer,
 } from 'rxjs'
 import * as rxjsWebsockets from 'rxjs-websockets'
+import type { WebSocketLike } from 'rxjs-websockets'
+import { WebSocket } from 'ws'
 import { ComfyAuthError } from '../errors/ComfyAuthError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { decodeFrameValue, isDecodeIssue, type PodMessage } from '../protocol/decodeFrame.js'
@@ -55,13 +57,41 @@ export function podMessages$(
   options: SocketSettings,
   report: SocketReport,
 ): Observable<PodMessage> {
+  return new Observable<PodMessage>((subscriber) => {
+    // Frames received, counted where they are decoded: the keep-alive's sign of life.
+    let received = 0
+    const deliver = (frame: string | ArrayBuffer): void => {
+      received++
+      const decoded = decodeFrameValue(frame)
+      if (isDecodeIssue(decoded)) report.diagnostic(decoded)
+      else subscriber.next(decoded)
+    }
+    return connections$(address, options, report, deliver, () => received).subscribe({
+      // A connection delivered its first frame: nothing to pass on (the frames went to `deliver`).
+      next: () => undefined,
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    })
+  })
+}
+
+/**
+ * The socket's life, one connection after another. Each frame goes straight to `deliver`, not
+ * through the operators of the connection (a call per frame, not a pass through each of them);
+ * what they see of a connection is its first frame, which starts the count of attempts over.
+ */
+function connections$(
+  address: PodAddress,
+  options: SocketSettings,
+  report: SocketReport,
+  deliver: (frame: string | ArrayBuffer) => void,
+  received: () => number,
+): Observable<void> {
   const { webSocketFactory, connectTimeoutMs, pingIntervalMs, pongTimeoutMs, scheduler } = options
   const headers = { ...options.headers, ...address.headers }
   const url = redactUrl(address.wsUrl)
-  // Attempts since the last open socket; each new life of the shared stream starts from 0.
+  // Attempts since the last open socket.
   let attempt = 0
-  // Frames received, counted where they are decoded: the keep-alive's sign of life.
-  const received = { frames: 0 }
 
   const connection$ = defer(() => {
     attempt++
@@ -73,7 +103,7 @@ export function podMessages$(
       makeWebSocket: (wsUrl) => {
         socket = webSocketFactory(wsUrl, { headers })
         socket.binaryType = 'arraybuffer'
-        return socket
+        return socket instanceof WebSocket ? withoutMessageEvents(socket) : socket
       },
     }).pipe(
       timeout({
@@ -90,9 +120,13 @@ export function podMessages$(
           ),
       }),
       switchMap((getResponses) => {
-        const frames$ = getResponses(of(HANDSHAKE))
+        const responses$ = getResponses(of(HANDSHAKE))
         attempt = 0
         report.state({ state: 'open', connectTimeMs: scheduler.now() - startedAt })
+        const frames$ =
+          socket instanceof WebSocket
+            ? deliverWsFrames$(socket, deliver)
+            : deliverFrames$(responses$, deliver)
         const alive$ =
           socket === undefined
             ? EMPTY
@@ -100,7 +134,7 @@ export function podMessages$(
                 pingIntervalMs,
                 pongTimeoutMs,
                 scheduler,
-                frames: () => received.frames,
+                frames: received,
                 url,
               })
         const restart$ = report.reconnect$.pipe(
@@ -114,60 +148,109 @@ export function podMessages$(
     )
   })
 
-  return defer(() => {
-    attempt = 0
-    return connection$.pipe(
-      retry({
-        count: options.maxReconnectAttempts,
-        delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
-          if (error instanceof ComfyAuthError) return throwError(() => error)
-          // retryCount starts over once a socket opens and delivers (resetOnSuccess).
-          const delayMs = reconnectDelay(
-            retryCount,
-            options.reconnectDelayMs,
-            options.maxReconnectDelayMs,
-            options.random,
-          )
-          report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
-          report.state({
-            state: 'reconnecting',
-            attempt: retryCount,
-            delayMs,
-            reason: error.reason,
-          })
-          return timer(delayMs, scheduler)
-        },
-        resetOnSuccess: true,
-      }),
-      tap({
-        error: (error: ComfyConnectionError | ComfyAuthError) => {
-          report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
-          report.state({
-            state: 'failed',
-            reason: error.message,
-            code: error instanceof ComfyAuthError ? 'auth' : error.reason,
-          })
-        },
-      }),
-    )
-  }).pipe(decodeFrames(report, received))
+  return connection$.pipe(
+    retry({
+      count: options.maxReconnectAttempts,
+      delay: (error: ComfyConnectionError | ComfyAuthError, retryCount) => {
+        if (error instanceof ComfyAuthError) return throwError(() => error)
+        // retryCount starts over once a socket opens and delivers (resetOnSuccess).
+        const delayMs = reconnectDelay(
+          retryCount,
+          options.reconnectDelayMs,
+          options.maxReconnectDelayMs,
+          options.random,
+        )
+        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+        report.state({
+          state: 'reconnecting',
+          attempt: retryCount,
+          delayMs,
+          reason: error.reason,
+        })
+        return timer(delayMs, scheduler)
+      },
+      resetOnSuccess: true,
+    }),
+    tap({
+      error: (error: ComfyConnectionError | ComfyAuthError) => {
+        report.diagnostic({ kind: 'connection_issue', url, reason: error.message, attempt })
+        report.state({
+          state: 'failed',
+          reason: error.message,
+          code: error instanceof ComfyAuthError ? 'auth' : error.reason,
+        })
+      },
+    }),
+  )
 }
 
-/** Decodes each frame; a bad one goes to the diagnostics instead. One operator, no `Either`. */
-function decodeFrames(report: SocketReport, received: { frames: number }) {
-  return (frames$: Observable<string | ArrayBuffer>): Observable<PodMessage> =>
-    new Observable((subscriber) =>
-      frames$.subscribe({
-        next: (frame) => {
-          received.frames++
-          const decoded = decodeFrameValue(frame)
-          if (isDecodeIssue(decoded)) report.diagnostic(decoded)
-          else subscriber.next(decoded)
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    )
+/**
+ * The frames rxjs-websockets hands over (any `WebSocketLike` a factory made), to `deliver`;
+ * emits once, at the first.
+ */
+function deliverFrames$(
+  frames$: Observable<string | ArrayBuffer>,
+  deliver: (frame: string | ArrayBuffer) => void,
+): Observable<void> {
+  return new Observable<void>((subscriber) => {
+    let first = true
+    return frames$.subscribe({
+      next: (frame) => {
+        deliver(frame)
+        if (first) {
+          first = false
+          subscriber.next()
+        }
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    })
+  })
+}
+
+/**
+ * The frames of a `ws` socket, from its own `message` event to `deliver`, while subscribed: ws
+ * builds no `MessageEvent` per frame for them, and rxjs-websockets' `Subject` does not relay
+ * them. Emits once, at the first.
+ */
+function deliverWsFrames$(
+  socket: WebSocket,
+  deliver: (frame: string | ArrayBuffer) => void,
+): Observable<void> {
+  return new Observable<void>((subscriber) => {
+    let first = true
+    // Binary frames come as ArrayBuffer (binaryType), text ones as a Buffer of UTF-8.
+    const onMessage = (data: Buffer | ArrayBuffer, isBinary: boolean): void => {
+      deliver(isBinary ? (data as ArrayBuffer) : data.toString())
+      if (first) {
+        first = false
+        subscriber.next()
+      }
+    }
+    socket.on('message', onMessage)
+    return () => socket.off('message', onMessage)
+  })
+}
+
+/**
+ * What rxjs-websockets gets of a `ws` socket: its events but `message`, whose frames
+ * `deliverWsFrames$` takes straight from ws.
+ */
+function withoutMessageEvents(socket: WebSocket): WebSocketLike {
+  return {
+    send: (data) => socket.send(data as string),
+    close: () => socket.close(),
+    set onopen(listener: WebSocketLike['onopen']) {
+      socket.onopen = listener
+    },
+    set onclose(listener: WebSocketLike['onclose']) {
+      socket.onclose = listener
+    },
+    set onerror(listener: WebSocketLike['onerror']) {
+      socket.onerror = listener
+    },
+    set onmessage(_listener: WebSocketLike['onmessage']) {},
+  } as WebSocketLike
 }
 
 function toConnectionError(error: unknown, url: string): ComfyConnectionError | ComfyAuthError {
