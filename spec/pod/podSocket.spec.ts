@@ -86,6 +86,33 @@ describe('ComfyPod socket', () => {
     })
   })
 
+  it('ends the messages when the pod is closed, and tells why the socket closed only once', () => {
+    const { scheduler, sockets, pod, states } = setup()
+    scheduler.run(() => {
+      let completed = false
+      pod.messages$.subscribe({ complete: () => (completed = true) })
+      sockets[0]!.open()
+      pod.close()
+      expect(completed).toBe(true)
+      expect(sockets[0]!.closedByClient).toBe(true)
+      expect(states.filter((s) => s.state === 'closed').slice(1)).toEqual([
+        { state: 'closed', reason: 'pod closed' },
+      ])
+      // A closed pod opens no socket for a late subscriber.
+      pod.messages$.subscribe()
+      expect(sockets).toHaveLength(1)
+    })
+  })
+
+  it('says nothing of closing after the socket failed for good', () => {
+    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 0 })
+    scheduler.run(() => {
+      pod.messages$.subscribe({ error: () => undefined })
+      sockets[0]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
+      expect(states.at(-1)?.state).toBe('failed')
+    })
+  })
+
   it('pings a socket that carried nothing for pingIntervalMs, and only then', () => {
     const { scheduler, sockets, pod } = setup()
     scheduler.run(() => {

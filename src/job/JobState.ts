@@ -26,7 +26,7 @@ export interface JobState {
   /** Whether the prompt's graph is known (a tracked prompt's comes from the queue). */
   readonly graphKnown: boolean
   /** The nodes expected to run, with their class; cached nodes are removed. */
-  readonly expected: ReadonlyMap<string, ExpectedNode>
+  readonly expected: readonly ExpectedNode[]
   /** The pod's cost of each class (its `CostModel`): the run's plan starts from it. */
   readonly model: CostLookup
   /** The run's node clocks and cost plan. */

@@ -1,5 +1,5 @@
 import { expectedSeconds, learnCost, type NodeRun } from './ClassCost.js'
-import { expectedList, type ExpectedNode } from './expectedNodes.js'
+import type { ExpectedNode } from './expectedNodes.js'
 import type { NodeState } from './measureProgress.js'
 import type { NodeClock, RunTiming } from './RunTiming.js'
 
@@ -12,7 +12,7 @@ import type { NodeClock, RunTiming } from './RunTiming.js'
  */
 export function clockNodes(
   timing: RunTiming,
-  expected: ReadonlyMap<string, ExpectedNode>,
+  expected: readonly ExpectedNode[],
   before: Readonly<Record<string, NodeState>>,
   nodes: Readonly<Record<string, NodeState>>,
   at: number,
@@ -20,10 +20,8 @@ export function clockNodes(
 ): RunTiming {
   let clocks: Record<string, NodeClock | undefined> | undefined
   let { plan, actualSeconds, plannedSeconds } = timing
-  // By key: an entries iterator allocates a pair per node, on every message.
-  const list = expectedList(expected)
-  for (let i = 0; i < list.length; i++) {
-    const { id, classType } = list[i]!
+  for (let i = 0; i < expected.length; i++) {
+    const { id, classType } = expected[i]!
     const node = nodes[id]
     if (node === undefined) continue
     const previous = before[id]

@@ -19,24 +19,33 @@ const OUTPUT_NODE_TYPES = new Set([
   'Preview3D',
 ])
 
-/** A node expected to run: its class, and its step count when its inputs say (a sampler's `steps`). */
+/**
+ * A node expected to run: its id, its class, and its step count when its inputs say (a sampler's
+ * `steps`).
+ */
 export interface ExpectedNode {
+  readonly id: string
   readonly classType: string
   readonly steps?: number
 }
 
-/** Answers interned by content, so that the jobs of one graph share one Map; bounded. */
-const interned = new Map<string, ReadonlyMap<string, ExpectedNode>>()
+/**
+ * Answers interned by content, so that the jobs of one graph share one list; bounded. A list, not
+ * a Map: the measures of every message loop over it, and TurboFan compiles a loop over an array
+ * for a fraction of one over a Map's iterator (a prompt of one long node runs mostly before its
+ * code is optimized).
+ */
+const interned = new Map<string, readonly ExpectedNode[]>()
 const INTERNED_LIMIT = 256
 
 /**
  * The nodes expected to run (protocol §4.1), with their class and step count: the output nodes
- * and everything upstream of them, or every node when no known output type is present. Shared:
- * copy it to change it.
+ * and everything upstream of them, or every node when no known output type is present, in the
+ * workflow's order. Shared: never changed.
  */
-export function expectedNodes(workflow: Workflow): ReadonlyMap<string, ExpectedNode> {
+export function expectedNodes(workflow: Workflow): readonly ExpectedNode[] {
   const expected = nodesToRun(workflow)
-  const key = [...expected].map(([id, node]) => `${id},${node.classType},${node.steps}`).join(';')
+  const key = expected.map((node) => `${node.id},${node.classType},${node.steps}`).join(';')
   const shared = interned.get(key)
   if (shared !== undefined) return shared
   if (interned.size >= INTERNED_LIMIT) interned.delete(interned.keys().next().value!)
@@ -44,21 +53,16 @@ export function expectedNodes(workflow: Workflow): ReadonlyMap<string, ExpectedN
   return expected
 }
 
-function nodesToRun(workflow: Workflow): Map<string, ExpectedNode> {
+function nodesToRun(workflow: Workflow): ExpectedNode[] {
   const outputs = Object.keys(workflow).filter((id) =>
     OUTPUT_NODE_TYPES.has(workflow[id]!.class_type),
   )
   const ids = outputs.length === 0 ? Object.keys(workflow) : upstreamOf(workflow, outputs)
-  return new Map(
-    ids.map((id) => {
-      const { class_type: classType, inputs } = workflow[id]!
-      const steps = inputs['steps']
-      return [
-        id,
-        typeof steps === 'number' && steps > 0 ? { classType, steps } : { classType },
-      ] as const
-    }),
-  )
+  return ids.map((id) => {
+    const { class_type: classType, inputs } = workflow[id]!
+    const steps = inputs['steps']
+    return typeof steps === 'number' && steps > 0 ? { id, classType, steps } : { id, classType }
+  })
 }
 
 function upstreamOf(workflow: Workflow, outputs: string[]): string[] {
@@ -75,27 +79,4 @@ function upstreamOf(workflow: Workflow, outputs: string[]): string[] {
     }
   }
   return [...seen]
-}
-
-/** An expected node with its id, as `expectedList` gives them. */
-export interface ExpectedEntry extends ExpectedNode {
-  readonly id: string
-}
-
-const lists = new WeakMap<ReadonlyMap<string, ExpectedNode>, readonly ExpectedEntry[]>()
-
-/**
- * The entries of `expected` as an array, made once per map: what the measures of every message
- * loop over (a loop over an array costs TurboFan a fraction of one over a Map's iterator to
- * compile, and a job of one long prompt runs mostly before its code is optimized).
- */
-export function expectedList(
-  expected: ReadonlyMap<string, ExpectedNode>,
-): readonly ExpectedEntry[] {
-  let list = lists.get(expected)
-  if (list === undefined) {
-    list = Array.from(expected, ([id, node]) => ({ id, ...node }))
-    lists.set(expected, list)
-  }
-  return list
 }

@@ -7,7 +7,7 @@ import type { NodeState } from './measureProgress.js'
 import type { Workflow } from './Workflow.js'
 
 // A new job's empty parts, shared by every job: the reducer replaces them, never changes them.
-const NOTHING_EXPECTED: ReadonlyMap<string, ExpectedNode> = new Map()
+const NOTHING_EXPECTED: readonly ExpectedNode[] = []
 const NOT_TIMED: RunTiming = { clocks: {}, plan: new Map(), actualSeconds: 0, plannedSeconds: 0 }
 const NO_NODES: readonly string[] = []
 const NO_NODE_STATES: Readonly<Record<string, NodeState>> = {}

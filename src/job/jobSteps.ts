@@ -44,7 +44,7 @@ export function start(state: JobState, at: number, source: JobMethod): JobStep {
   // The run's cost plan: the model's costs as the run starts, so that what other jobs learn
   // meanwhile cannot shift this bar.
   const plan = new Map<string, ClassCost>()
-  for (const { classType } of state.expected.values())
+  for (const { classType } of state.expected)
     if (!plan.has(classType)) plan.set(classType, state.model.cost(classType))
   return {
     state: revise(state, {
@@ -190,7 +190,7 @@ export function complete(
 ): JobStep {
   const nodes = finishAll(state)
   let totalMax = 0
-  for (const id of state.expected.keys()) totalMax += nodes[id]!.max
+  for (const { id } of state.expected) totalMax += nodes[id]!.max
   const done = revise(state, {
     phase: 'done',
     nodes,
@@ -243,6 +243,6 @@ export function finish(
 
 export function finishAll(state: JobState): Readonly<Record<string, NodeState>> {
   let nodes = state.nodes
-  for (const id of state.expected.keys()) nodes = finish(nodes, id)
+  for (const { id } of state.expected) nodes = finish(nodes, id)
   return nodes
 }

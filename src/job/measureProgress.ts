@@ -1,6 +1,6 @@
 import { expectedSeconds, type CostLookup } from './ClassCost.js'
 import type { RunTiming } from './RunTiming.js'
-import { expectedList, type ExpectedNode } from './expectedNodes.js'
+import type { ExpectedNode } from './expectedNodes.js'
 import type { NodeProgressSummary, ProgressActivity } from './JobEvent.js'
 
 /**
@@ -42,7 +42,7 @@ const PRIOR_SHARE_LIMIT = 0.25
  * cached) progress is 0 until completion.
  */
 export function measureProgress(
-  expected: ReadonlyMap<string, ExpectedNode>,
+  expected: readonly ExpectedNode[],
   nodes: Readonly<Record<string, NodeState>>,
   timing: RunTiming,
   model: CostLookup,
@@ -58,10 +58,8 @@ export function measureProgress(
   let stepping = false
   const speed =
     (timing.actualSeconds + SPEED_PRIOR_SECONDS) / (timing.plannedSeconds + SPEED_PRIOR_SECONDS)
-  // By key: an entries iterator allocates a pair per node, on every message.
-  const list = expectedList(expected)
-  for (let i = 0; i < list.length; i++) {
-    const { id, classType, steps } = list[i]!
+  for (let i = 0; i < expected.length; i++) {
+    const { id, classType, steps } = expected[i]!
     const node = nodes[id]
     const max = maxOf(node)
     totalValue += valueOf(node, max)
@@ -104,7 +102,7 @@ export function measureProgress(
     if (!learnt && !hasSteps) leftOnPriors += nodeLeft
   }
   const done =
-    startedAt === undefined || expected.size === 0
+    startedAt === undefined || expected.length === 0
       ? 0
       : Math.max(0, (at - startedAt) / 1000 - uncredited)
   return {
@@ -119,11 +117,11 @@ export function measureProgress(
 
 /** Every expected node's value, max and percentage, as a progress event carries them. */
 export function summarizeNodes(
-  expected: ReadonlyMap<string, ExpectedNode>,
+  expected: readonly ExpectedNode[],
   nodes: Readonly<Record<string, NodeState>>,
 ): Record<string, NodeProgressSummary> {
   const summary: Record<string, NodeProgressSummary> = {}
-  for (const id of expected.keys()) {
+  for (const { id } of expected) {
     const node = nodes[id]
     const max = maxOf(node)
     const value = valueOf(node, max)

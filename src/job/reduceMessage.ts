@@ -11,8 +11,8 @@ export function reduceMessage(state: JobState, message: PodMessage, at: number):
     case 'execution_start':
       return start(state, at, source)
     case 'execution_cached': {
-      const expected = new Map(state.expected)
-      for (const node of message.data.nodes) expected.delete(node)
+      const cached = message.data.nodes
+      const expected = state.expected.filter((node) => !cached.includes(node.id))
       return {
         state: revise(state, { expected, cachedNodes: message.data.nodes }),
         events: NO_EVENTS,

@@ -93,7 +93,6 @@ export function withGraph(state: JobState, queue: QueueState): JobState {
   if (state.graphKnown || queue.state === 'absent' || queue.workflow === undefined) return state
   const shared = expectedNodes(queue.workflow)
   if (state.cachedNodes.length === 0) return revise(state, { graphKnown: true, expected: shared })
-  const expected = new Map(shared)
-  for (const node of state.cachedNodes) expected.delete(node)
+  const expected = shared.filter((node) => !state.cachedNodes.includes(node.id))
   return revise(state, { graphKnown: true, expected })
 }

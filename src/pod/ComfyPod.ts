@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import {
-  BehaviorSubject,
-  type Observable,
-  ReplaySubject,
-  share,
-  Subject,
-  takeUntil,
-  tap,
-  timer,
-} from 'rxjs'
+import { BehaviorSubject, type Observable, ReplaySubject, share, Subject, timer } from 'rxjs'
 import type { CancelledPhase } from '../errors/ComfyCancelledError.js'
 import { ComfyConnectionError } from '../errors/ComfyConnectionError.js'
 import { formEncode } from '../internal/formEncode.js'
@@ -129,12 +120,8 @@ export class ComfyPod {
       state: (state) => this.connection.next(state),
       diagnostic: (diagnostic) => this.diagnostics.next(diagnostic),
       reconnect$: this.reconnect$,
+      closed$: this.closed$,
     }).pipe(
-      takeUntil(this.closed$),
-      tap({
-        unsubscribe: () => this.connection.next({ state: 'closed', reason: 'idle' }),
-        complete: () => this.connection.next({ state: 'closed', reason: 'pod closed' }),
-      }),
       share({
         connector: () => new FrameSubject<PodMessage>(),
         resetOnRefCountZero: () => timer(this.options.idleCloseMs, this.options.scheduler),

@@ -11,6 +11,7 @@ import {
   tap,
   throwError,
   timeout,
+  Subscription,
   timer,
 } from 'rxjs'
 import * as rxjsWebsockets from 'rxjs-websockets'
@@ -33,6 +34,8 @@ export interface SocketReport {
   diagnostic(diagnostic: PodDiagnostic): void
   /** Each emission drops the current socket and reconnects (a watchdog found it silent). */
   readonly reconnect$: Observable<unknown>
+  /** Emits when the pod is closed: the messages end (complete). */
+  readonly closed$: Observable<unknown>
 }
 
 // rxjs-websockets is CommonJS with a default export: from ESM, Node hands over its whole exports.
@@ -66,12 +69,32 @@ export function podMessages$(
       if (isDecodeIssue(decoded)) report.diagnostic(decoded)
       else subscriber.next(decoded)
     }
-    return connections$(address, options, report, deliver, () => received).subscribe({
-      // A connection delivered its first frame: nothing to pass on (the frames went to `deliver`).
-      next: () => undefined,
-      error: (error: unknown) => subscriber.error(error),
-      complete: () => subscriber.complete(),
-    })
+    const end = (reason: 'idle' | 'pod closed'): void => report.state({ state: 'closed', reason })
+    const life = new Subscription()
+    life.add(
+      report.closed$.subscribe(() => {
+        life.unsubscribe()
+        end('pod closed')
+        subscriber.complete()
+      }),
+    )
+    if (life.closed) return
+    life.add(
+      connections$(address, options, report, deliver, () => received).subscribe({
+        // A connection delivered its first frame: nothing to pass on (they went to `deliver`).
+        next: () => undefined,
+        error: (error: unknown) => {
+          life.unsubscribe()
+          subscriber.error(error)
+        },
+      }),
+    )
+    // Unsubscribed before an end: the pod's last listener left.
+    return () => {
+      if (life.closed) return
+      life.unsubscribe()
+      end('idle')
+    }
   })
 }
 
