@@ -67,7 +67,9 @@ describe('the cost model of a pod (real sockets, simulator)', () => {
     expect(costs['VAEDecodeTiled']!.secondsPerStep).toBeGreaterThan(0.05)
     expect(costs['VAEDecodeTiled']!.secondsPerStep).toBeLessThan(0.09)
     expect(first.costModel.typicalSeconds('VAEDecodeTiled')).toBeGreaterThan(0.8)
-    expect(costs['VAELoader']!.secondsPerRun).toBeGreaterThanOrEqual(0.025)
+    // 30 ms on the simulator; a client busy when the node's `executing` came reads it late.
+    expect(costs['VAELoader']!.secondsPerRun).toBeGreaterThan(0.015)
+    expect(costs['VAELoader']!.secondsPerRun).toBeLessThan(0.5)
     // A second pod given the same model starts from what the first one learnt.
     const shared = pod(first.costModel)
     expect(shared.costModel).toBe(first.costModel)

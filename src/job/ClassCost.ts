@@ -42,15 +42,12 @@ const RECENT_WEIGHT = 0.3
  */
 export function learnCost(previous: ClassCost | undefined, run: NodeRun): ClassCost {
   const runs = previous?.runs ?? 0
-  const weight = Math.max(1 / (runs + 1), RECENT_WEIGHT)
-  const mix = (old: number | undefined, value: number) =>
-    old === undefined || runs === 0 ? value : old + weight * (value - old)
   if (run.steps >= 2 && run.secondsPerStep !== undefined) {
     const overhead = Math.max(0, run.seconds - run.steps * run.secondsPerStep)
     return {
-      secondsPerRun: mix(previous?.secondsPerRun, overhead),
-      secondsPerStep: mix(previous?.secondsPerStep, run.secondsPerStep),
-      steps: mix(previous?.steps, run.steps),
+      secondsPerRun: mix(previous?.secondsPerRun, overhead, runs),
+      secondsPerStep: mix(previous?.secondsPerStep, run.secondsPerStep, runs),
+      steps: mix(previous?.steps, run.steps, runs),
       runs: runs + 1,
     }
   }
@@ -58,9 +55,19 @@ export function learnCost(previous: ClassCost | undefined, run: NodeRun): ClassC
   if (perStep !== undefined && run.steps > 0) {
     // A class with steps that reported one: the rest of its time is its overhead.
     const overhead = Math.max(0, run.seconds - run.steps * perStep)
-    return { ...previous!, secondsPerRun: mix(previous?.secondsPerRun, overhead), runs: runs + 1 }
+    return {
+      ...previous!,
+      secondsPerRun: mix(previous?.secondsPerRun, overhead, runs),
+      runs: runs + 1,
+    }
   }
-  return { secondsPerRun: mix(previous?.secondsPerRun, run.seconds), runs: runs + 1 }
+  return { secondsPerRun: mix(previous?.secondsPerRun, run.seconds, runs), runs: runs + 1 }
+}
+
+/** `value` weighed into what `runs` runs gave (`old`): the recent ones count at least 30 %. */
+function mix(old: number | undefined, value: number, runs: number): number {
+  if (old === undefined || runs === 0) return value
+  return old + Math.max(1 / (runs + 1), RECENT_WEIGHT) * (value - old)
 }
 
 /** The seconds a node of this cost is expected to take, with `steps` when known. */

@@ -91,7 +91,8 @@ export class CostModel {
     if (!(run.seconds >= 0) || !Number.isFinite(run.seconds)) return
     const cost = learnCost(this.learnt.get(run.classType), run)
     this.learnt.set(run.classType, cost)
-    this.learnedCosts.next({ classType: run.classType, cost })
+    // Told only to listeners: a stock Subject allocates on every `next`, listened to or not.
+    if (this.learnedCosts.observed) this.learnedCosts.next({ classType: run.classType, cost })
   }
 
   /**

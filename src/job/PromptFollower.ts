@@ -123,7 +123,8 @@ export class PromptFollower
 
   message(message: PodMessage): void {
     if (this.closed || !this.is(Fact.Listening)) return
-    const at = this.now()
+    // When the pod's socket brought it (or the last frame, for one kept from before the route).
+    const at = this.context.lastMessageAt()
     this.quietSince = at
     this.feed({ kind: 'message', at, message })
     if (this.closed) return
