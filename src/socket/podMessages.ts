@@ -2,16 +2,18 @@ import {
   catchError,
   defer,
   EMPTY,
+  filter,
+  ignoreElements,
   map,
   merge,
   Observable,
   of,
   retry,
   switchMap,
+  takeUntil,
   tap,
   throwError,
   timeout,
-  Subscription,
   timer,
 } from 'rxjs'
 import * as rxjsWebsockets from 'rxjs-websockets'
@@ -69,32 +71,19 @@ export function podMessages$(
       if (isDecodeIssue(decoded)) report.diagnostic(decoded)
       else subscriber.next(decoded)
     }
-    const end = (reason: 'idle' | 'pod closed'): void => report.state({ state: 'closed', reason })
-    const life = new Subscription()
-    life.add(
-      report.closed$.subscribe(() => {
-        life.unsubscribe()
-        end('pod closed')
-        subscriber.complete()
-      }),
-    )
-    if (life.closed) return
-    life.add(
-      connections$(address, options, report, deliver, () => received).subscribe({
-        // A connection delivered its first frame: nothing to pass on (they went to `deliver`).
-        next: () => undefined,
-        error: (error: unknown) => {
-          life.unsubscribe()
-          subscriber.error(error)
-        },
-      }),
-    )
-    // Unsubscribed before an end: the pod's last listener left.
-    return () => {
-      if (life.closed) return
-      life.unsubscribe()
-      end('idle')
-    }
+    const closed = (reason: 'idle' | 'pod closed') => () =>
+      report.state({ state: 'closed', reason })
+    // No frame passes through these operators: they see the socket's life, not its messages.
+    return connections$(address, options, report, deliver, () => received)
+      .pipe(
+        ignoreElements(),
+        takeUntil(report.closed$),
+        tap({ complete: closed('pod closed'), unsubscribe: closed('idle') }),
+      )
+      .subscribe({
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      })
   })
 }
 
@@ -215,20 +204,11 @@ function deliverFrames$(
   frames$: Observable<string | ArrayBuffer>,
   deliver: (frame: string | ArrayBuffer) => void,
 ): Observable<void> {
-  return new Observable<void>((subscriber) => {
-    let first = true
-    return frames$.subscribe({
-      next: (frame) => {
-        deliver(frame)
-        if (first) {
-          first = false
-          subscriber.next()
-        }
-      },
-      error: (error: unknown) => subscriber.error(error),
-      complete: () => subscriber.complete(),
-    })
-  })
+  return frames$.pipe(
+    tap(deliver),
+    filter((_, index) => index === 0),
+    map(() => undefined),
+  )
 }
 
 /**
