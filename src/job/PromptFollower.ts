@@ -14,6 +14,7 @@ import type { FollowPlan, JobSettings } from './JobSettings.js'
 import type { JobInput, JobState } from './JobState.js'
 import { progressEvent } from './progressEvent.js'
 import { reduceJob } from './reduceJob.js'
+import { deferralOf } from './deferralOf.js'
 import { deadlineAt, progressTickAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
 import { RestWork } from './RestWork.js'
 
@@ -53,8 +54,10 @@ type Fact = (typeof Fact)[keyof typeof Fact]
  * the prompt is sent or after a drop — is not waited for: the job submits and polls over REST
  * while the pod keeps trying, and returns to the socket after one reconcile round once it opens.
  * Progress is throttled like `throttleTime` (leading and trailing edges) on the state, so a
- * dropped update costs no event. An idle job is this record, its routes and one alarm: the pod
- * relays socket states to it, and REST work (`RestWork`) is made only when needed.
+ * dropped update costs no event, and a snapshot that only moves steps while the throttle holds
+ * progress back is not even measured: the next one supersedes it. An idle job is this record,
+ * its routes and one alarm: the pod relays socket states to it, and REST work (`RestWork`) is
+ * made only when needed.
  */
 export class PromptFollower
   extends RestWork
@@ -75,6 +78,11 @@ export class PromptFollower
   /** Made with the first progress change: an idle job has none. */
   private throttle: LeadingTrailingThrottle<undefined> | undefined
   private emittedVersion = 0
+  /**
+   * A step snapshot held while the throttle holds progress back (`deferralOf`): reduced first
+   * by the next input, or when the throttle lets the next value through.
+   */
+  private held: JobInput | undefined
   private progressUpdates = 0
   /** The job's yes/no facts (`Fact`), a bit each: a field costs each of 10,000 waiting jobs. */
   private facts: number = Fact.Listening
@@ -126,7 +134,15 @@ export class PromptFollower
     // When the pod's socket brought it (or the last frame, for one kept from before the route).
     const at = this.context.lastMessageAt()
     this.quietSince = at
-    this.feed({ kind: 'message', at, message })
+    const deferral = deferralOf(this.state, message)
+    if (deferral === 'skip') return
+    const input: JobInput = { kind: 'message', at, message }
+    // Nothing would show it before the throttle lets the next value through.
+    if (deferral === 'hold' && this.throttle?.throttling === true) {
+      this.held = input
+      return this.throttle.next(undefined)
+    }
+    this.feed(input)
     if (this.closed) return
     switch (message.type) {
       case 'execution_start':
@@ -241,6 +257,22 @@ export class PromptFollower
 
   private feed(input: JobInput): void {
     if (this.closed) return
+    this.release()
+    this.reduce(input)
+    if (!this.closed && this.state.progressVersion !== this.emittedVersion) this.progressChanged()
+  }
+
+  /** Reduces the snapshot held back, if any. */
+  private release(): void {
+    const input = this.held
+    if (input === undefined) return
+    this.held = undefined
+    this.reduce(input)
+  }
+
+  /** One step of the reducer, and its outputs. */
+  private reduce(input: JobInput): void {
+    if (this.closed) return
     const step = reduceJob(this.state, input)
     this.state = step.state
     for (const event of step.events) {
@@ -252,7 +284,6 @@ export class PromptFollower
       this.emit(event)
       if (this.closed) return
     }
-    if (this.state.progressVersion !== this.emittedVersion) this.progressChanged()
   }
 
   private emit(event: JobEvent): void {
@@ -291,6 +322,8 @@ export class PromptFollower
   }
 
   private sendProgress(): void {
+    this.release()
+    if (this.closed || this.state.progressVersion === this.emittedVersion) return
     this.emittedVersion = this.state.progressVersion
     this.progressUpdates++
     this.subscriber.next(progressEvent(this.state))
@@ -391,6 +424,7 @@ export class PromptFollower
   private dispose(): void {
     if (this.closed) return
     this.closed = true
+    this.held = undefined
     this.stopListening()
     this.settings.signal?.removeEventListener('abort', this)
     this.context.prompts.delete(this.ownId, this)
