@@ -51,8 +51,11 @@ export interface JobState {
   /** Seconds left as of `measuredAt`, when the estimate has a basis. */
   readonly remaining: number | undefined
   readonly activity: ProgressActivity | undefined
-  /** When progress was last measured (a message, or the tick of a running job). */
-  readonly measuredAt: number
+  /**
+   * When progress was last measured (a message, or the tick of a running job); undefined before
+   * the run starts (a number field would cost each waiting job a boxed double).
+   */
+  readonly measuredAt: number | undefined
   readonly submittedAt: number
   readonly startedAt: number | undefined
   /** The last queue snapshot did not list the prompt; a history without it makes a lost round. */

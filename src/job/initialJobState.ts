@@ -45,7 +45,7 @@ export function initialJobState(
     progressVersion: 0,
     remaining: undefined,
     activity: undefined,
-    measuredAt: submittedAt,
+    measuredAt: undefined,
     submittedAt,
     startedAt: undefined,
     absentFromQueue: false,

@@ -32,6 +32,6 @@ const SHORTEST_TICK_MS = 250
  * moves the bar. Never while queued, over REST, or done.
  */
 export function progressTickAt(state: JobState, settings: JobSettings): number {
-  if (state.phase !== 'running') return Number.POSITIVE_INFINITY
+  if (state.phase !== 'running' || state.measuredAt === undefined) return Number.POSITIVE_INFINITY
   return state.measuredAt + Math.max(settings.progressThrottleMs, SHORTEST_TICK_MS)
 }
