@@ -18,6 +18,20 @@ import { deferralOf } from './deferralOf.js'
 import { deadlineAt, progressTickAt, queueDeadlineAt, silenceCheckAt } from './jobDeadlines.js'
 import { RestWork } from './RestWork.js'
 
+/** A job's progress events, from its first change of progress on. */
+interface ProgressOutput {
+  readonly throttle: LeadingTrailingThrottle<undefined>
+  /** `progressVersion` of the state the last event showed. */
+  sentVersion: number
+  /** Progress events sent. */
+  sent: number
+  /**
+   * A step snapshot held while the throttle holds progress back (`deferralOf`): reduced first
+   * by the next input, or when the throttle lets the next value through.
+   */
+  held: JobInput | undefined
+}
+
 /** The state a job with `socket: false` acts on: down from the start, polled over REST. */
 const NO_SOCKET: ConnectionState = {
   state: 'failed',
@@ -75,15 +89,8 @@ export class PromptFollower
   private connectionState: ConnectionState | undefined
   /** Where the watchdog counts silence from: the last message, or its own last look. */
   private quietSince: number
-  /** Made with the first progress change: an idle job has none. */
-  private throttle: LeadingTrailingThrottle<undefined> | undefined
-  private emittedVersion = 0
-  /**
-   * A step snapshot held while the throttle holds progress back (`deferralOf`): reduced first
-   * by the next input, or when the throttle lets the next value through.
-   */
-  private held: JobInput | undefined
-  private progressUpdates = 0
+  /** Made with the first progress change: a waiting job has none. */
+  private progress: ProgressOutput | undefined
   /** The job's yes/no facts (`Fact`), a bit each: a field costs each of 10,000 waiting jobs. */
   private facts: number = Fact.Listening
 
@@ -138,9 +145,10 @@ export class PromptFollower
     if (deferral === 'skip') return
     const input: JobInput = { kind: 'message', at, message }
     // Nothing would show it before the throttle lets the next value through.
-    if (deferral === 'hold' && this.throttle?.throttling === true) {
-      this.held = input
-      return this.throttle.next(undefined)
+    const { progress } = this
+    if (deferral === 'hold' && progress?.throttle.throttling === true) {
+      progress.held = input
+      return progress.throttle.next(undefined)
     }
     this.feed(input)
     if (this.closed) return
@@ -259,14 +267,16 @@ export class PromptFollower
     if (this.closed) return
     this.release()
     this.reduce(input)
-    if (!this.closed && this.state.progressVersion !== this.emittedVersion) this.progressChanged()
+    if (!this.closed && this.state.progressVersion !== (this.progress?.sentVersion ?? 0))
+      this.progressChanged()
   }
 
   /** Reduces the snapshot held back, if any. */
   private release(): void {
-    const input = this.held
-    if (input === undefined) return
-    this.held = undefined
+    const { progress } = this
+    if (progress?.held === undefined) return
+    const input = progress.held
+    progress.held = undefined
     this.reduce(input)
   }
 
@@ -290,12 +300,12 @@ export class PromptFollower
     switch (event.type) {
       case 'progress':
         // The final 100: never held back, and no trailing update may follow it.
-        this.throttle?.drop()
-        this.progressUpdates++
+        this.progress?.throttle.drop()
+        this.progressOutput().sent++
         this.subscriber.next(event)
         return
       case 'completed': {
-        const result = { ...event.result, progressUpdates: this.progressUpdates }
+        const result = { ...event.result, progressUpdates: this.progress?.sent ?? 0 }
         this.mark(Fact.Ended)
         this.dispose()
         this.subscriber.next({ ...event, result })
@@ -313,19 +323,29 @@ export class PromptFollower
   }
 
   private progressChanged(): void {
-    this.throttle ??= new LeadingTrailingThrottle(
-      this.settings.progressThrottleMs,
-      this.context.scheduler,
-      () => this.sendProgress(),
-    )
-    this.throttle.next(undefined)
+    this.progressOutput().throttle.next(undefined)
+  }
+
+  private progressOutput(): ProgressOutput {
+    this.progress ??= {
+      throttle: new LeadingTrailingThrottle(
+        this.settings.progressThrottleMs,
+        this.context.scheduler,
+        () => this.sendProgress(),
+      ),
+      sentVersion: 0,
+      sent: 0,
+      held: undefined,
+    }
+    return this.progress
   }
 
   private sendProgress(): void {
     this.release()
-    if (this.closed || this.state.progressVersion === this.emittedVersion) return
-    this.emittedVersion = this.state.progressVersion
-    this.progressUpdates++
+    const progress = this.progressOutput()
+    if (this.closed || this.state.progressVersion === progress.sentVersion) return
+    progress.sentVersion = this.state.progressVersion
+    progress.sent++
     this.subscriber.next(progressEvent(this.state))
   }
 
@@ -424,13 +444,15 @@ export class PromptFollower
   private dispose(): void {
     if (this.closed) return
     this.closed = true
-    this.held = undefined
     this.stopListening()
     this.settings.signal?.removeEventListener('abort', this)
     this.context.prompts.delete(this.ownId, this)
     if (this.podId !== undefined) this.context.prompts.delete(this.podId, this)
     this.context.alarms.clear(this)
-    this.throttle?.unsubscribe()
+    if (this.progress !== undefined) {
+      this.progress.throttle.unsubscribe()
+      this.progress.held = undefined
+    }
     this.stopRest()
   }
 
