@@ -111,9 +111,13 @@ describe('deferralOf', () => {
 })
 
 describe('a job following progress_state', () => {
-  /** `executeWorkflow$` with the default options but `progressThrottleMs`, its events by time. */
-  function follow(progressThrottleMs?: number) {
+  /**
+   * `executeWorkflow$` with the default options but `progressThrottleMs`: its progress events by
+   * time, and its pod's cost model. The sampler's end comes `pause` after its last step.
+   */
+  function follow(progressThrottleMs?: number, pause = '2s') {
     reduced.length = 0
+    let costModel!: CostModel
     const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
     const progress: { at: number; event: JobProgress }[] = []
     scheduler.run(({ hot }) => {
@@ -121,7 +125,7 @@ describe('a job following progress_state', () => {
       const sampler = Array.from({ length: 8 }, (_, i) => i + 2)
       const held = (value: number) => String.fromCharCode(64 + value)
       const messages$: Observable<PodMessage> = hot(
-        `-s-a-b-c-e-f-g ${sampler.map((v) => `9ms ${v}${held(v)}`).join(' ')} 2s z-y-x-n`,
+        `-s-a-b-c-e-f-g ${sampler.map((v) => `9ms ${v}${held(v)}`).join(' ')} ${pause} z-y-x-n`,
         {
           s: msg('execution_start', { prompt_id: P }),
           a: snapshot({ '1': [0, 1, 'running'] }),
@@ -143,6 +147,7 @@ describe('a job following progress_state', () => {
         },
       )
       const context = fakeJobContext(scheduler, { messages$ })
+      costModel = context.costModel
       const job$ = executeWorkflow(context, () => hot('-(p|)', { p: { promptId: P } }), workflow, {
         ...(progressThrottleMs === undefined ? {} : { progressThrottleMs }),
       })
@@ -150,15 +155,15 @@ describe('a job following progress_state', () => {
         .pipe(map((event: JobEvent) => ({ at: scheduler.now(), event })))
         .subscribe(({ at, event }) => event.type === 'progress' && progress.push({ at, event }))
     })
-    return progress
+    return { progress, costModel }
   }
 
   it('reduces only the last of the step snapshots a throttle window holds, and shows what measuring each would', () => {
-    const throttled = follow()
+    const { progress: throttled } = follow()
     // Reduced at once: a node starting, the sampler's first step, the end of it. The steps
     // inside the window wait for its end, where only the last (9 of 10) is measured.
     expect(reduced).toEqual(['-', 'running 0', 'running 1', 'running 9', 'finished 10'])
-    const unthrottled = follow(0)
+    const { progress: unthrottled } = follow(0)
     expect(reduced).toEqual([
       '-',
       'running 0',
@@ -173,5 +178,14 @@ describe('a job following progress_state', () => {
     const lastStep = unthrottled.find(({ event }) => event.nodes['2']!.value === 9)!
     expect(lastStep.at).toBe(101)
     expect(throttled[1]!.event).toEqual(lastStep.event)
+  })
+
+  it('reduces a held snapshot before the next input: the sampler is timed from its first step to its last', () => {
+    // The sampler ends 10 ms after its last step, inside the window that holds steps 2 to 9.
+    const { progress, costModel } = follow(undefined, '10ms')
+    expect(reduced).toEqual(['-', 'running 0', 'running 1', 'running 9', 'finished 10'])
+    expect(progress.map(({ at }) => at)).toEqual([3, 118])
+    // Steps 1 (at 13 ms) to 9 (at 101 ms): 11 ms a step, learnt by the pod's model.
+    expect(costModel.cost('KSampler').secondsPerStep).toBeCloseTo(0.011, 6)
   })
 })
