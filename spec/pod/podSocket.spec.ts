@@ -104,11 +104,29 @@ describe('ComfyPod socket', () => {
     })
   })
 
-  it('says nothing of closing after the socket failed for good', () => {
-    const { scheduler, sockets, pod, states } = setup({ maxReconnectAttempts: 0 })
-    scheduler.run(() => {
-      pod.messages$.subscribe({ error: () => undefined })
-      sockets[0]!.fail('connect ECONNREFUSED 127.0.0.1:8188')
+  it('says nothing of closing after the socket failed for good (default options)', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b))
+    const { factory, sockets } = fakeSockets()
+    // Every socket is refused as soon as it is made.
+    const refused: typeof factory = (url, options) => {
+      const socket = factory(url, options)
+      scheduler.schedule(() => sockets.at(-1)!.fail('connect ECONNREFUSED 127.0.0.1:8188'))
+      return socket
+    }
+    const pod = new ComfyPod('http://pod.test:8188', { webSocketFactory: refused, scheduler })
+    const states: ConnectionState[] = []
+    pod.connection$.subscribe((state) => states.push(state))
+    scheduler.run(({ flush }) => {
+      let error: unknown
+      const subscription = pod.messages$.subscribe({ error: (e) => (error = e) })
+      flush()
+      expect(error).toBeInstanceOf(ComfyConnectionError)
+      // The first attempt and the three retries of the default, then nothing more.
+      expect(sockets).toHaveLength(4)
+      expect(states.at(-1)?.state).toBe('failed')
+      subscription.unsubscribe()
+      pod.close()
+      flush()
       expect(states.at(-1)?.state).toBe('failed')
     })
   })

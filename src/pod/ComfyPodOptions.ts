@@ -34,8 +34,8 @@ export interface ComfyPodOptions {
   readonly socketGraceMs?: number
   /**
    * Reconnect attempts after the socket fails or drops, before the pod gives up: `messages$`
-   * errors with `ComfyConnectionError`. The count starts over once a connection opens. With the
-   * defaults the pod gives up within 1.75–3.5 s on a refused socket; its jobs are on REST by then
+   * errors with `ComfyConnectionError`. The count starts over once a connection opens and
+   * delivers a frame (one that opens and drops at once counts as a failure). With the defaults the pod gives up within 1.75–3.5 s on a refused socket; its jobs are on REST by then
    * (`socketGraceMs`), and the pod tries the socket again every `maxReconnectDelayMs`.
    * @default 3
    */
