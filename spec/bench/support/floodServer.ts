@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
-import { WebSocketServer, type WebSocket } from 'ws'
+import type { WebSocket } from 'ws'
+import { clientSockets } from './clientSockets.js'
 import { parentChannel } from './measure.js'
 
 // A child process: a minimal ComfyUI front (POST /prompt, GET /queue, GET /history, /ws) that
@@ -8,7 +9,6 @@ import { parentChannel } from './measure.js'
 // message. Messages: → {type: 'flood', clientId, promptId, count, rate} ← {type: 'flooded'};
 // ← {type: 'posted', clientId, promptId} for each POST /prompt; ← {type: 'ready', url}.
 
-const sockets = new Map<string, WebSocket>()
 let number = 0
 
 const server = createServer((req, res) => {
@@ -30,18 +30,7 @@ const server = createServer((req, res) => {
     answer({})
   }
 })
-const wss = new WebSocketServer({ server, path: '/ws' })
-wss.on('connection', (socket, req) => {
-  const clientId = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') ?? ''
-  sockets.set(clientId, socket)
-  socket.on('close', () => sockets.delete(clientId))
-  socket.send(
-    JSON.stringify({
-      type: 'status',
-      data: { status: { exec_info: { queue_remaining: 0 } }, sid: clientId },
-    }),
-  )
-})
+const sockets = clientSockets(server)
 
 /** The recorded `progress` frame of ComfyUI 0.3.64, with another value, max and prompt. */
 function progressFrame(promptId: string, value: number, max: number): string {

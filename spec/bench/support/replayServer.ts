@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
-import { WebSocketServer, type WebSocket } from 'ws'
 import { readTrace } from '../../support/traces.js'
+import type { WebSocket } from 'ws'
+import { clientSockets } from './clientSockets.js'
 import { parentChannel } from './measure.js'
 
 // A child process: a ComfyUI 0.3.64 front (POST /prompt, GET /queue, GET /history/{id}, /ws; no
@@ -58,7 +59,6 @@ interface Queued {
   readonly prompt: unknown
 }
 
-const sockets = new Map<string, WebSocket>()
 let queue: Queued[] = []
 let history = new Map<string, unknown>()
 let number = 0
@@ -106,18 +106,7 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 600_000
 server.headersTimeout = 0
 server.requestTimeout = 0
-const wss = new WebSocketServer({ server, path: '/ws' })
-wss.on('connection', (socket, req) => {
-  const clientId = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId') ?? ''
-  sockets.set(clientId, socket)
-  socket.on('close', () => sockets.delete(clientId))
-  socket.send(
-    JSON.stringify({
-      type: 'status',
-      data: { status: { exec_info: { queue_remaining: 0 } }, sid: clientId },
-    }),
-  )
-})
+const sockets = clientSockets(server)
 
 const BATCH = 256
 
